@@ -1,0 +1,104 @@
+"""Tagged JSON: how arguments, results, progress and messages are stored (never pickles).
+
+Plain JSON values pass through. datetime, date, time, Decimal, UUID and bytes become one-key
+objects tagged with ``"$dt"``, ``"$date"``, ``"$time"``, ``"$dec"``, ``"$uuid"``, ``"$b64"`` and
+come back as the same type. A dict whose only key starts with ``$`` is escaped with ``"$obj"``
+so user data never collides with a tag. Tuples come back as lists.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from jobengine.errors import SerializationError
+
+def _encode(value: Any, path: str) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SerializationError(f"{path}: {value!r} is not a finite number")
+        return value
+    if isinstance(value, list | tuple):
+        return [_encode(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return _encode_dict(value, path)
+    return _encode_scalar(value, path)
+
+
+def _encode_dict(value: dict[Any, Any], path: str) -> Any:
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if not isinstance(k, str):
+            raise SerializationError(f"{path}: dict key {k!r} is not a string")
+        out[k] = _encode(v, f"{path}[{k!r}]")
+    if len(out) == 1 and next(iter(out)).startswith("$"):
+        return {"$obj": out}
+    return out
+
+
+def _encode_scalar(value: Any, path: str) -> Any:
+    if isinstance(value, datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, time):
+        return {"$time": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"$dec": str(value)}
+    if isinstance(value, UUID):
+        return {"$uuid": str(value)}
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$b64": base64.b64encode(bytes(value)).decode("ascii")}
+    raise SerializationError(
+        f"{path}: a value of type {type(value).__name__} cannot be stored as JSON "
+        "(allowed: None, bool, int, float, str, list, dict with str keys, datetime, date, "
+        "time, Decimal, UUID, bytes)"
+    )
+
+
+_DECODERS: dict[str, Any] = {
+    "$dt": datetime.fromisoformat,
+    "$date": date.fromisoformat,
+    "$time": time.fromisoformat,
+    "$dec": Decimal,
+    "$uuid": UUID,
+    "$b64": lambda s: base64.b64decode(s.encode("ascii")),
+}
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((tag, inner),) = value.items()
+        if tag == "$obj":
+            return {k: _decode(v) for k, v in inner.items()}
+        decoder = _DECODERS.get(tag)
+        if decoder is not None:
+            return decoder(inner)
+    return {k: _decode(v) for k, v in value.items()}
+
+
+def dumps(value: Any, *, what: str = "value") -> str:
+    """Encode `value` as tagged JSON text.
+
+    Raises:
+        SerializationError: naming the part of `value` that cannot be stored.
+    """
+    return json.dumps(_encode(value, what), separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | None) -> Any:
+    """Decode tagged JSON text; None stays None."""
+    if text is None:
+        return None
+    return _decode(json.loads(text))

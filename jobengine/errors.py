@@ -1,0 +1,89 @@
+"""Exceptions of the public contract; every refusal is a JobEngineError subclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What a failed job left behind: exception type, message and traceback text."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}" if self.message else self.type
+
+
+class JobEngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class JobKeyConflict(JobEngineError):
+    """An active job with the same (method, key) already runs."""
+
+    def __init__(self, method: str, key: str, running_uuid: str | None = None) -> None:
+        self.method = method
+        self.key = key
+        self.running_uuid = running_uuid
+        super().__init__(
+            f"A job with the same key value is already running: method {method!r}, key {key!r}"
+        )
+
+
+class JobFailed(JobEngineError):
+    """The job ended FAILED; `error` holds its type, message and traceback."""
+
+    def __init__(self, uuid: str, error: ErrorInfo | None) -> None:
+        self.uuid = uuid
+        self.error = error
+        super().__init__(f"job {uuid} failed: {error}")
+
+
+class JobCanceled(JobEngineError):
+    """The job ended CANCELED."""
+
+    def __init__(self, uuid: str, reason: str = "") -> None:
+        self.uuid = uuid
+        self.reason = reason
+        super().__init__(f"job {uuid} was canceled" + (f": {reason}" if reason else ""))
+
+
+class RegistryError(JobEngineError):
+    """Bad registry YAML; names the file, line and field."""
+
+    def __init__(
+        self, message: str, *, file: str = "", line: int | None = None, field: str = ""
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        where = file + (f":{line}" if line is not None else "")
+        parts = [p for p in (where, field and f"field {field!r}") if p]
+        super().__init__(": ".join([*parts, message]) if parts else message)
+
+
+class ScheduleError(JobEngineError, ValueError):
+    """A schedule field has a bad value; names the field and the value."""
+
+    def __init__(self, field: str, value: Any, reason: str = "") -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        text = f"schedule field {field!r}: bad value {value!r}"
+        super().__init__(f"{text}: {reason}" if reason else text)
+
+
+class StoreError(JobEngineError):
+    """The store could not do what was asked (connection, schema, unknown URL)."""
+
+
+class MethodError(JobEngineError):
+    """A method path that cannot run: unknown, not importable, forbidden or wrong arguments."""
+
+
+class SerializationError(JobEngineError, TypeError):
+    """A value that cannot be stored as JSON (arguments, results, messages)."""
