@@ -1,0 +1,69 @@
+"""Store verbs for engines: register, heartbeat, and settle the jobs of dead ones."""
+
+from __future__ import annotations
+
+import os
+
+import peewee
+
+from jobengine.store.db import immediate
+from jobengine.store.jobs import JobStore
+from jobengine.store.models import EngineRow as E
+
+ENGINE_DIED = ("EngineDied", "engine stopped while the job ran")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class EngineStore:
+    """Heartbeats of running engines; a dead engine's jobs are settled by a living one."""
+
+    def __init__(self, db: peewee.Database, jobs: JobStore) -> None:
+        self.db = db
+        self.jobs = jobs
+
+    def register(self, engine_id: str, host: str, pid: int, now_ms: int) -> None:
+        with immediate(self.db):
+            E.insert(
+                id=engine_id, host=host, pid=pid, started_ms=now_ms, heartbeat_ms=now_ms
+            ).execute()
+
+    def heartbeat(self, engine_id: str, now_ms: int) -> None:
+        E.update(heartbeat_ms=now_ms).where(E.id == engine_id).execute()
+
+    def unregister(self, engine_id: str) -> None:
+        with immediate(self.db):
+            E.delete().where(E.id == engine_id).execute()
+
+    def dead(self, host: str, now_ms: int, stale_ms: int) -> list[str]:
+        """Engines that stopped beating for `stale_ms`, or that ran on `host` with a dead pid."""
+        out = []
+        for eid, ehost, pid, beat in E.select(E.id, E.host, E.pid, E.heartbeat_ms).tuples():
+            if beat < now_ms - stale_ms or (ehost == host and not pid_alive(pid)):
+                out.append(str(eid))
+        return out
+
+    def settle(self, engine_ids: list[str], now_ms: int) -> tuple[list[str], list[str]]:
+        """End the jobs dead engines were running (FAILED) and requeue those never started.
+
+        Returns:
+            (uuids ended FAILED, uuids given back to the queue).
+        """
+        if not engine_ids:
+            return [], []
+        records = self.jobs.claimed_by(engine_ids)
+        started = [r.uuid for r in records if r.started_ms is not None]
+        unstarted = [r.uuid for r in records if r.started_ms is None]
+        ended = self.jobs.end_now(started, "FAILED", now_ms, ENGINE_DIED)
+        self.jobs.unclaim(unstarted)
+        with immediate(self.db):
+            E.delete().where(E.id.in_(engine_ids)).execute()
+        return ended, unstarted

@@ -1,0 +1,395 @@
+"""Store verbs for background jobs: insert, claim, record outcomes, cancel, query, purge.
+
+Concurrency contract: every verb that changes key ownership (`key_held`) runs in one write
+transaction; on PostgreSQL it also takes a transaction-scoped advisory lock on the job's
+(method, key), so an insert, a finish and a promotion of the next waiter never race. The partial
+unique index on (method, key) WHERE key_held is the last line of defence on both backends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import Any
+
+import peewee
+
+from jobengine.errors import JobKeyConflict, StoreError
+from jobengine.store.db import immediate, is_sqlite
+from jobengine.store.models import BackgroundJobRow as J
+from jobengine.store.models import JobMessageRow as M
+from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
+
+_RECORD_FIELDS = [f.name for f in fields(JobRecord)]
+_COLUMNS = [getattr(J, name) for name in _RECORD_FIELDS]
+ACTIVE = "ACTIVE"
+
+
+def _record(row: dict[str, Any]) -> JobRecord:
+    return JobRecord(**{name: row[name] for name in _RECORD_FIELDS})
+
+
+class JobStore:
+    """Background-job verbs over one peewee database."""
+
+    def __init__(self, db: peewee.Database) -> None:
+        self.db = db
+        self._sqlite = is_sqlite(db)
+
+    # -- insert ---------------------------------------------------------------------------
+
+    def insert(self, job: NewJob, on_conflict: str = "error") -> tuple[JobRecord, bool]:
+        """Insert `job`, applying the key rule.
+
+        Args:
+            job: the new job.
+            on_conflict: "error" raises JobKeyConflict while another active job holds the
+                (method, key); "queue" inserts it behind the holder (FIFO); "skip" returns
+                the holder instead.
+
+        Returns:
+            (the stored record, True) or, for "skip", (the holder, False).
+        """
+        with immediate(self.db):
+            held = False
+            if job.key:
+                self._lock_key(job.method, job.key)
+                holder = self._holder(job.method, job.key)
+                if holder is not None:
+                    if on_conflict == "skip":
+                        return holder, False
+                    if on_conflict != "queue":
+                        raise JobKeyConflict(job.method, job.key, holder.uuid)
+                held = holder is None
+            values = {f.name: getattr(job, f.name) for f in fields(NewJob)}
+            J.insert(**values, key_held=held).execute()
+        record = self.find(job.uuid)
+        if record is None:
+            raise StoreError(f"job {job.uuid} vanished right after insert")
+        return record, True
+
+    def _lock_key(self, method: str, key: str) -> None:
+        if not self._sqlite:
+            self.db.execute_sql(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (method + "\x1f" + key,)
+            )
+
+    def _holder(self, method: str, key: str) -> JobRecord | None:
+        rows = list(
+            J.select(*_COLUMNS)
+            .where((J.method == method) & (J.key == key) & (J.key_held == True))  # noqa: E712
+            .dicts()
+        )
+        return _record(rows[0]) if rows else None
+
+    # -- claim ----------------------------------------------------------------------------
+
+    def claim(
+        self, engine_id: str, limit: int, now_ms: int, queues: Sequence[str] | None = None
+    ) -> list[JobRecord]:
+        """Take up to `limit` runnable jobs for `engine_id`: priority first, then arrival.
+
+        A job is runnable when ACTIVE, unclaimed, due (`run_after_ms` <= now) and either keyless
+        or the holder of its key. Each job goes to exactly one engine: SKIP LOCKED on
+        PostgreSQL, BEGIN IMMEDIATE on SQLite, and a conditional UPDATE on both.
+        """
+        if limit <= 0:
+            return []
+        with immediate(self.db):
+            return self._claim_in_txn(engine_id, limit, now_ms, queues)
+
+    def _claim_in_txn(
+        self, engine_id: str, limit: int, now_ms: int, queues: Sequence[str] | None
+    ) -> list[JobRecord]:
+        cond = (
+            (J.state == ACTIVE)
+            & J.claimed_by.is_null()
+            & (J.run_after_ms <= now_ms)
+            & ((J.key == "") | (J.key_held == True))  # noqa: E712
+        )
+        if queues is not None:
+            cond &= J.queue.in_(list(queues))
+        query = J.select(J.id).where(cond).order_by(J.priority.desc(), J.id).limit(limit)
+        if not self._sqlite:
+            query = query.for_update("FOR UPDATE SKIP LOCKED")
+        ids = [row[0] for row in query.tuples()]
+        if not ids:
+            return []
+        J.update(claimed_by=engine_id).where(J.id.in_(ids) & J.claimed_by.is_null()).execute()
+        rows = (
+            J.select(*_COLUMNS)
+            .where(J.id.in_(ids) & (J.claimed_by == engine_id))
+            .order_by(J.priority.desc(), J.id)
+            .dicts()
+        )
+        return [_record(r) for r in rows]
+
+    def unclaim(self, uuids: Iterable[str]) -> None:
+        """Give claimed jobs that never started back to the queue."""
+        ids = list(uuids)
+        if ids:
+            with immediate(self.db):
+                J.update(claimed_by=None).where(
+                    J.uuid.in_(ids) & (J.state == ACTIVE) & J.started_ms.is_null()
+                ).execute()
+
+    # -- record outcomes --------------------------------------------------------------------
+
+    def record(
+        self,
+        batch: Batch,
+        *,
+        claim_for: str | None = None,
+        claim_limit: int = 0,
+        now_ms: int = 0,
+        queues: Sequence[str] | None = None,
+    ) -> tuple[Recorded, list[JobRecord]]:
+        """Write a batch of worker reports and, in the same transaction, claim new jobs.
+
+        Returns:
+            What changed, and the newly claimed jobs (empty unless `claim_for` is given).
+        """
+        with immediate(self.db):
+            self._write_started(batch)
+            self._write_progress(batch)
+            if batch.messages:
+                rows = [{"job_uuid": u, "at_ms": ms, "text": t} for u, ms, t in batch.messages]
+                M.insert_many(rows).execute()
+            ended, retried = self._write_finishes(batch.finishes)
+            claimed = (
+                self._claim_in_txn(claim_for, claim_limit, now_ms, queues)
+                if claim_for and claim_limit > 0
+                else []
+            )
+        return Recorded(ended, retried), claimed
+
+    def _write_started(self, batch: Batch) -> None:
+        for uuid, (ms, host, pid) in batch.started.items():
+            J.update(started_ms=ms, host=host, pid=pid).where(J.uuid == uuid).execute()
+
+    def _write_progress(self, batch: Batch) -> None:
+        for uuid, (percent, text) in batch.progress.items():
+            J.update(progress_percent=percent, progress_text=text).where(J.uuid == uuid).execute()
+
+    def _write_finishes(self, finishes: Sequence[Finish]) -> tuple[list[str], list[str]]:
+        ended: list[str] = []
+        retried: list[str] = []
+        if not finishes:
+            return ended, retried
+        current = {
+            r["uuid"]: r
+            for r in J.select(J.uuid, J.method, J.key, J.key_held, J.attempt, J.retry)
+            .where(J.uuid.in_([f.uuid for f in finishes]) & (J.state == ACTIVE))
+            .dicts()
+        }
+        # Sorted so concurrent finishers take the advisory key locks in one order.
+        for fin in sorted(finishes, key=lambda f: (current.get(f.uuid, {}).get("key", ""), f.uuid)):
+            row = current.get(fin.uuid)
+            if row is None:
+                continue  # already settled elsewhere (cancel before start, dead-engine settle)
+            delay = _retry_delay(fin, row)
+            if delay is not None:
+                self._send_back(fin, row, delay)
+                retried.append(fin.uuid)
+            else:
+                self._end(fin, row)
+                ended.append(fin.uuid)
+        return ended, retried
+
+    def _send_back(self, fin: Finish, row: dict[str, Any], delay_s: float) -> None:
+        J.update(
+            claimed_by=None,
+            started_ms=None,
+            attempt=row["attempt"] + 1,
+            run_after_ms=fin.end_ms + int(delay_s * 1000),
+            error_type=fin.error_type,
+            error_message=fin.error_message,
+            error_traceback=fin.error_traceback,
+        ).where(J.uuid == fin.uuid).execute()
+
+    def _end(self, fin: Finish, row: dict[str, Any]) -> None:
+        if row["key"]:
+            self._lock_key(row["method"], row["key"])
+        J.update(
+            state=fin.state,
+            end_ms=fin.end_ms,
+            result=fin.result,
+            error_type=fin.error_type,
+            error_message=fin.error_message,
+            error_traceback=fin.error_traceback,
+            key_held=False,
+        ).where((J.uuid == fin.uuid) & (J.state == ACTIVE)).execute()
+        if row["key_held"]:
+            self._promote(row["method"], row["key"])
+
+    def _promote(self, method: str, key: str) -> None:
+        """Hand the (method, key) to the oldest job queued behind it."""
+        nxt = (
+            J.select(J.id)
+            .where(
+                (J.method == method) & (J.key == key) & (J.state == ACTIVE) & (J.key_held == False)  # noqa: E712
+            )
+            .order_by(J.id)
+            .limit(1)
+            .tuples()
+        )
+        ids = [r[0] for r in nxt]
+        if ids:
+            J.update(key_held=True).where(J.id == ids[0]).execute()
+
+    # -- settle ---------------------------------------------------------------------------
+
+    def end_now(
+        self, uuids: Iterable[str], state: str, now_ms: int, error: tuple[str, str]
+    ) -> list[str]:
+        """End ACTIVE jobs outright (cancel before start, dead engine); returns those ended."""
+        finishes = [
+            Finish(u, state, now_ms, error_type=error[0], error_message=error[1]) for u in uuids
+        ]
+        with immediate(self.db):
+            ended, _ = self._write_finishes(finishes)
+        return ended
+
+    def request_cancel(self, uuid: str, now_ms: int) -> JobRecord | None:
+        """Ask an ACTIVE job to stop. A job no engine has claimed ends CANCELED at once.
+
+        Returns:
+            The job after the request, or None if there is no such job.
+        """
+        with immediate(self.db):
+            J.update(cancel_requested=True).where((J.uuid == uuid) & (J.state == ACTIVE)).execute()
+            rec = self.find(uuid)
+            if rec is not None and rec.state == ACTIVE and rec.claimed_by is None:
+                fin = Finish(
+                    uuid,
+                    "CANCELED",
+                    now_ms,
+                    error_type="JobCanceled",
+                    error_message="canceled before it started",
+                )
+                self._write_finishes([fin])
+        return self.find(uuid)
+
+    def cancel_requested(self, engine_id: str) -> list[str]:
+        """ACTIVE jobs claimed by `engine_id` that somebody asked to cancel."""
+        query = J.select(J.uuid).where(
+            (J.claimed_by == engine_id) & (J.state == ACTIVE) & (J.cancel_requested == True)  # noqa: E712
+        )
+        return [r[0] for r in query.tuples()]
+
+    def claimed_by(self, engine_ids: Sequence[str]) -> list[JobRecord]:
+        """ACTIVE jobs claimed by any of `engine_ids`."""
+        rows = J.select(*_COLUMNS).where(J.claimed_by.in_(list(engine_ids)) & (J.state == ACTIVE))
+        return [_record(r) for r in rows.dicts()]
+
+    # -- read -----------------------------------------------------------------------------
+
+    def find(self, uuid: str) -> JobRecord | None:
+        rows = list(J.select(*_COLUMNS).where(J.uuid == uuid).dicts())
+        return _record(rows[0]) if rows else None
+
+    def find_many(self, uuids: Sequence[str]) -> list[JobRecord]:
+        out: list[JobRecord] = []
+        for i in range(0, len(uuids), 500):
+            chunk = list(uuids[i : i + 500])
+            out.extend(_record(r) for r in J.select(*_COLUMNS).where(J.uuid.in_(chunk)).dicts())
+        return out
+
+    def states(self, uuids: Sequence[str]) -> dict[str, str]:
+        """uuid -> state, cheaply, for waiters."""
+        out: dict[str, str] = {}
+        for i in range(0, len(uuids), 500):
+            chunk = list(uuids[i : i + 500])
+            out.update(J.select(J.uuid, J.state).where(J.uuid.in_(chunk)).tuples())
+        return out
+
+    def select(self, *, limit: int | None = None, **filters: Any) -> list[JobRecord]:
+        """Jobs matching every given filter (None = no filter), oldest first.
+
+        Filters: uuid, state, key, method, description, scheduled_job, queue, parent,
+        begin_after_ms (begun at or after), begin_before_ms (begun at or before),
+        end_before_ms (ended at or before).
+        """
+        cond = _conditions(filters)
+        query = J.select(*_COLUMNS)
+        if cond is not None:
+            query = query.where(cond)
+        query = query.order_by(J.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_record(r) for r in query.dicts()]
+
+    def messages(self, uuid: str) -> list[tuple[int, str]]:
+        rows = M.select(M.at_ms, M.text).where(M.job_uuid == uuid).order_by(M.id).tuples()
+        return [(int(ms), str(text)) for ms, text in rows]
+
+    # -- retention ------------------------------------------------------------------------
+
+    def purge(self, now_ms: int, keep_ms: int, max_finished: int) -> int:
+        """Remove finished jobs ended before `now_ms - keep_ms`, then the oldest above the cap.
+
+        Returns:
+            How many jobs were removed (their messages go with them).
+        """
+        finished = J.state != ACTIVE
+        with immediate(self.db):
+            old = [
+                r[0]
+                for r in J.select(J.uuid).where(finished & (J.end_ms < now_ms - keep_ms)).tuples()
+            ]
+            over = (
+                J.select(J.uuid)
+                .where(finished & J.uuid.not_in(old) if old else finished)
+                .order_by(J.end_ms.desc(), J.id.desc())
+                .offset(max_finished)
+                .tuples()
+            )
+            doomed = old + [r[0] for r in over]
+            for i in range(0, len(doomed), 500):
+                chunk = doomed[i : i + 500]
+                M.delete().where(M.job_uuid.in_(chunk)).execute()
+                J.delete().where(J.uuid.in_(chunk)).execute()
+        return len(doomed)
+
+
+def _retry_delay(fin: Finish, row: dict[str, Any]) -> float | None:
+    """Seconds until another attempt, or None when this outcome is final."""
+    if fin.state != "FAILED":
+        return None
+    policy = json.loads(row["retry"]) if row["retry"] else None
+    if fin.retry_delay_s is not None:
+        # RetryLater: honoured up to the policy's count, or 3 more attempts without one.
+        limit = int(policy["count"]) if policy is not None else 3
+        return float(fin.retry_delay_s) if row["attempt"] <= limit else None
+    if policy is None or row["attempt"] > int(policy["count"]):
+        return None
+    return float(policy["interval"]) * float(policy["backoff"]) ** (row["attempt"] - 1)
+
+
+_FILTERS = {
+    "uuid": lambda v: J.uuid == str(v),
+    "state": lambda v: J.state == str(v),
+    "key": lambda v: J.key == v,
+    "method": lambda v: J.method == v,
+    "description": lambda v: J.description == v,
+    "scheduled_job": lambda v: J.scheduled_job == str(v),
+    "queue": lambda v: J.queue == v,
+    "parent": lambda v: J.parent == str(v),
+    "begin_after_ms": lambda v: J.begin_ms >= v,
+    "begin_before_ms": lambda v: J.begin_ms <= v,
+    "end_before_ms": lambda v: J.end_ms <= v,
+}
+
+
+def _conditions(filters: dict[str, Any]) -> Any:
+    cond = None
+    for name, value in filters.items():
+        if value is None:
+            continue
+        make = _FILTERS.get(name)
+        if make is None:
+            raise StoreError(f"unknown job filter {name!r}; known: {', '.join(sorted(_FILTERS))}")
+        part = make(value)
+        cond = part if cond is None else cond & part
+    return cond

@@ -1,0 +1,76 @@
+"""Peewee models of the store; instants are epoch milliseconds, payloads tagged-JSON text."""
+
+from __future__ import annotations
+
+import peewee
+
+from jobengine.store.db import database_proxy
+
+
+class BaseModel(peewee.Model):  # type: ignore[misc]
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class BackgroundJobRow(BaseModel):
+    """One background job. `key_held` marks the job that owns its (method, key) right now."""
+
+    id = peewee.BigAutoField()
+    uuid = peewee.CharField(max_length=36, unique=True)
+    method = peewee.TextField()
+    key = peewee.TextField(default="")
+    key_held = peewee.BooleanField(default=False)
+    description = peewee.TextField(default="")
+    state = peewee.CharField(max_length=16, default="ACTIVE")
+    queue = peewee.CharField(max_length=100, default="default")
+    priority = peewee.IntegerField(default=0)
+    args = peewee.TextField(default="[]")
+    kwargs = peewee.TextField(default="{}")
+    begin_ms = peewee.BigIntegerField()
+    run_after_ms = peewee.BigIntegerField()
+    claimed_by = peewee.CharField(max_length=36, null=True)
+    started_ms = peewee.BigIntegerField(null=True)
+    end_ms = peewee.BigIntegerField(null=True)
+    attempt = peewee.IntegerField(default=1)
+    retry = peewee.TextField(null=True)
+    timeout_s = peewee.DoubleField(null=True)
+    result = peewee.TextField(null=True)
+    error_type = peewee.TextField(null=True)
+    error_message = peewee.TextField(null=True)
+    error_traceback = peewee.TextField(null=True)
+    progress_percent = peewee.DoubleField(null=True)
+    progress_text = peewee.TextField(null=True)
+    cancel_requested = peewee.BooleanField(default=False)
+    scheduled_job = peewee.CharField(max_length=36, null=True)
+    parent = peewee.CharField(max_length=36, null=True)
+    host = peewee.TextField(default="")
+    pid = peewee.IntegerField(null=True)
+
+    class Meta:
+        table_name = "background_job"
+
+
+class JobMessageRow(BaseModel):
+    """A user message a job emitted (1C GetUserMessages)."""
+
+    id = peewee.BigAutoField()
+    job_uuid = peewee.CharField(max_length=36, index=True)
+    at_ms = peewee.BigIntegerField()
+    text = peewee.TextField()
+
+    class Meta:
+        table_name = "job_message"
+
+
+class EngineRow(BaseModel):
+    """A running engine and its heartbeat; a stale one is settled by the next engine."""
+
+    id = peewee.CharField(max_length=36, primary_key=True)
+    host = peewee.TextField()
+    pid = peewee.IntegerField()
+    started_ms = peewee.BigIntegerField()
+    heartbeat_ms = peewee.BigIntegerField()
+
+    class Meta:
+        table_name = "engine"

@@ -1,0 +1,158 @@
+"""Cross-process wake-ups: LISTEN/NOTIFY on PostgreSQL, datagram sockets on one SQLite host.
+
+Messages are short strings: ``"n"`` (new runnable jobs), ``"d <uuid> ..."`` (jobs ended),
+``"c <uuid> ..."`` (cancel requested). A lost message costs only latency: every listener also
+re-checks the store on a slow timer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import socket
+import tempfile
+from collections.abc import Sequence
+from typing import Protocol
+
+from jobengine.store.db import Target
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "jobengine"
+_PG_PAYLOAD_MAX = 7000  # NOTIFY payloads must stay under 8000 bytes
+
+
+class Notifier(Protocol):
+    """Publishes to every listening process of one store; one listener per process."""
+
+    def publish(self, messages: Sequence[str]) -> None:
+        """Send `messages` to all listeners (this process's own included); never raises."""
+        ...
+
+    def fileno(self) -> int:
+        """A descriptor that becomes readable when messages arrive."""
+        ...
+
+    def drain(self) -> list[str]:
+        """Return the messages received so far without blocking."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def pack(prefix: str, uuids: Sequence[str], limit: int = _PG_PAYLOAD_MAX) -> list[str]:
+    """Pack uuids into as few ``"<prefix> u1 u2 ..."`` messages as fit `limit` bytes."""
+    out: list[str] = []
+    per = max(1, (limit - len(prefix) - 1) // 37)
+    for i in range(0, len(uuids), per):
+        out.append(" ".join([prefix, *uuids[i : i + per]]))
+    return out
+
+
+class SocketNotifier:
+    """One abstract-namespace datagram socket per process, listed in a per-database folder."""
+
+    def __init__(self, db_path: str) -> None:
+        digest = hashlib.sha1(os.path.realpath(db_path).encode()).hexdigest()[:16]
+        self.folder = os.path.join(tempfile.gettempdir(), f"jobengine-{os.getuid()}", digest)
+        os.makedirs(self.folder, exist_ok=True)
+        self._prefix = f"jobengine/{digest}/"
+        self._name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind("\0" + self._prefix + self._name)
+        self._sock.setblocking(False)
+        self._entry = os.path.join(self.folder, self._name)
+        with open(self._entry, "w"):
+            pass
+        self._out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._out.setblocking(False)
+
+    def publish(self, messages: Sequence[str]) -> None:
+        if not messages:
+            return
+        try:
+            names = os.listdir(self.folder)
+        except OSError:
+            return
+        for name in names:
+            if name == self._name:
+                continue  # this process signals itself directly, not through the socket
+            for msg in messages:
+                if not self._send(name, msg.encode()):
+                    break
+
+    def _send(self, name: str, data: bytes) -> bool:
+        try:
+            self._out.sendto(data, "\0" + self._prefix + name)
+        except (ConnectionRefusedError, FileNotFoundError):
+            # The listener is gone (its process died): drop its entry.
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.folder, name))
+            return False
+        except BlockingIOError:
+            return False  # its buffer is full: it has wake-ups pending anyway
+        except OSError:
+            logger.debug("notify %s failed", name, exc_info=True)
+            return False
+        return True
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def drain(self) -> list[str]:
+        out: list[str] = []
+        while True:
+            try:
+                out.append(self._sock.recv(65536).decode())
+            except (BlockingIOError, InterruptedError):
+                return out
+            except OSError:
+                return out
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self._entry)
+        self._sock.close()
+        self._out.close()
+
+
+class PgNotifier:
+    """LISTEN on a dedicated autocommit connection; NOTIFY on another."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self._listen = psycopg.connect(url, autocommit=True)
+        self._listen.execute(f"LISTEN {CHANNEL}")
+        self._talk = psycopg.connect(url, autocommit=True)
+
+    def publish(self, messages: Sequence[str]) -> None:
+        try:
+            for msg in messages:
+                self._talk.execute("SELECT pg_notify(%s, %s)", (CHANNEL, msg))
+        except Exception:
+            logger.warning("NOTIFY failed; listeners fall back to polling", exc_info=True)
+
+    def fileno(self) -> int:
+        return int(self._listen.fileno())
+
+    def drain(self) -> list[str]:
+        try:
+            return [n.payload for n in self._listen.notifies(timeout=0)]
+        except Exception:
+            logger.warning("LISTEN connection failed", exc_info=True)
+            return []
+
+    def close(self) -> None:
+        for conn in (self._listen, self._talk):
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+def make_notifier(target: Target) -> Notifier:
+    if target.kind == "sqlite":
+        return SocketNotifier(target.path)
+    return PgNotifier(target.url)

@@ -1,0 +1,95 @@
+"""Plain values the store hands out and takes in; no peewee objects leave the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A snapshot of one background job row."""
+
+    uuid: str
+    method: str
+    key: str
+    key_held: bool
+    description: str
+    state: str
+    queue: str
+    priority: int
+    args: str
+    kwargs: str
+    begin_ms: int
+    run_after_ms: int
+    claimed_by: str | None
+    started_ms: int | None
+    end_ms: int | None
+    attempt: int
+    retry: str | None
+    timeout_s: float | None
+    result: str | None
+    error_type: str | None
+    error_message: str | None
+    error_traceback: str | None
+    progress_percent: float | None
+    progress_text: str | None
+    cancel_requested: bool
+    scheduled_job: str | None
+    parent: str | None
+    host: str
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What `execute` asks the store to insert."""
+
+    uuid: str
+    method: str
+    args: str
+    kwargs: str
+    begin_ms: int
+    run_after_ms: int
+    key: str = ""
+    description: str = ""
+    queue: str = "default"
+    priority: int = 0
+    retry: str | None = None
+    timeout_s: float | None = None
+    scheduled_job: str | None = None
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """A final outcome to record. `retry_delay_s` set: the job asked for another attempt."""
+
+    uuid: str
+    state: str
+    end_ms: int
+    result: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    error_traceback: str | None = None
+    retry_delay_s: float | None = None
+
+
+@dataclass
+class Batch:
+    """Worker reports gathered by the dispatcher, written in one transaction."""
+
+    started: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # uuid: (ms, host, pid)
+    progress: dict[str, tuple[float, str]] = field(default_factory=dict)  # latest per job
+    messages: list[tuple[str, int, str]] = field(default_factory=list)  # (uuid, ms, text)
+    finishes: list[Finish] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.started or self.progress or self.messages or self.finishes)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a batch write changed: jobs that ended, jobs sent back for another attempt."""
+
+    ended: list[str]
+    retried: list[str]
