@@ -18,6 +18,7 @@ from uuid import UUID
 
 from jobengine.errors import SerializationError
 
+
 def _encode(value: Any, path: str) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value

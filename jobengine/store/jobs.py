@@ -364,7 +364,8 @@ def _retry_delay(fin: Finish, row: dict[str, Any]) -> float | None:
         return float(fin.retry_delay_s) if row["attempt"] <= limit else None
     if policy is None or row["attempt"] > int(policy["count"]):
         return None
-    return float(policy["interval"]) * float(policy["backoff"]) ** (row["attempt"] - 1)
+    exponent = int(row["attempt"]) - 1
+    return float(policy["interval"]) * float(policy["backoff"]) ** exponent
 
 
 _FILTERS = {
