@@ -1,6 +1,9 @@
 """jobengine: 1C-style scheduled and background jobs for Python."""
 
+from jobengine.background import BackgroundJob, BackgroundJobs, Progress
+from jobengine.engine import Engine
 from jobengine.errors import (
+    ErrorInfo,
     JobCanceled,
     JobEngineError,
     JobFailed,
@@ -10,16 +13,27 @@ from jobengine.errors import (
     StoreError,
 )
 from jobengine.retry import Retry, RetryLater
+from jobengine.runtime import current_job
+from jobengine.schedule import Schedule
 from jobengine.state import JobState
 
-__all__ = [
-    # jobs
+__all__ = [  # noqa: RUF022 - grouped by area, not sorted
+    # engine and jobs
+    "Engine",
+    "BackgroundJob",
+    "BackgroundJobs",
     "JobState",
+    "Progress",
+    "current_job",
+    # schedules
+    "Schedule",
+    # queue behaviours
     "Retry",
     "RetryLater",
     # errors
-    "JobCanceled",
     "JobEngineError",
+    "ErrorInfo",
+    "JobCanceled",
     "JobFailed",
     "JobKeyConflict",
     "RegistryError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable, Sequence
@@ -67,14 +68,21 @@ def is_allowed(module_name: str, allowed_modules: Sequence[str]) -> bool:
     return any(module_name == m or module_name.startswith(m + ".") for m in allowed_modules)
 
 
+@functools.lru_cache(maxsize=1024)
+def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):
+        return None  # builtins without a signature: the worker will tell
+
+
 def check_arguments(
     path: str, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
 ) -> None:
     """Refuse a call whose arguments do not fit the function's signature (1C: count must match)."""
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):
-        return  # builtins without a signature: the worker will tell
+    signature = _signature(func)
+    if signature is None:
+        return
     try:
         signature.bind(*args, **kwargs)
     except TypeError as exc:

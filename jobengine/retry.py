@@ -28,7 +28,7 @@ class Retry:
         return float(self.interval * self.backoff ** max(attempt - 1, 0))
 
 
-class RetryLater(Exception):  # noqa: N818 - contract name
+class RetryLater(Exception):  # contract name, not ...Error
     """Raised by a job to ask for another attempt after `delay` seconds."""
 
     def __init__(self, delay: float = 0.0, message: str = "") -> None:

@@ -43,6 +43,10 @@ class EngineStore:
         with immediate(self.db):
             E.delete().where(E.id == engine_id).execute()
 
+    def alive(self, now_ms: int, stale_ms: int) -> int:
+        """How many engines beat within the last `stale_ms`."""
+        return int(E.select().where(E.heartbeat_ms >= now_ms - stale_ms).count())
+
     def dead(self, host: str, now_ms: int, stale_ms: int) -> list[str]:
         """Engines that stopped beating for `stale_ms`, or that ran on `host` with a dead pid."""
         out = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 import peewee
@@ -20,6 +20,7 @@ from jobengine.store.db import immediate, is_sqlite
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import JobMessageRow as M
 from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
+from jobengine.store.sql import HotSql
 
 _RECORD_FIELDS = [f.name for f in fields(JobRecord)]
 _COLUMNS = [getattr(J, name) for name in _RECORD_FIELDS]
@@ -30,12 +31,31 @@ def _record(row: dict[str, Any]) -> JobRecord:
     return JobRecord(**{name: row[name] for name in _RECORD_FIELDS})
 
 
+def _from_tuple(row: Sequence[Any]) -> JobRecord:
+    rec = JobRecord(*row)
+    # SQLite hands booleans back as 0/1.
+    if not isinstance(rec.key_held, bool) or not isinstance(rec.cancel_requested, bool):
+        rec = replace(rec, key_held=bool(rec.key_held), cancel_requested=bool(rec.cancel_requested))
+    return rec
+
+
 class JobStore:
     """Background-job verbs over one peewee database."""
 
     def __init__(self, db: peewee.Database) -> None:
         self.db = db
         self._sqlite = is_sqlite(db)
+        self.sql = HotSql(db.param, self._sqlite)
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self.db.execute_sql(sql, params).fetchall())
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.db.execute_sql(sql, params)
+
+    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.db.cursor().executemany(sql, rows)
 
     # -- insert ---------------------------------------------------------------------------
 
@@ -62,12 +82,8 @@ class JobStore:
                     if on_conflict != "queue":
                         raise JobKeyConflict(job.method, job.key, holder.uuid)
                 held = holder is None
-            values = {f.name: getattr(job, f.name) for f in fields(NewJob)}
-            J.insert(**values, key_held=held).execute()
-        record = self.find(job.uuid)
-        if record is None:
-            raise StoreError(f"job {job.uuid} vanished right after insert")
-        return record, True
+            self._exec(self.sql.insert, (*_new_values(job), held, ACTIVE, 1, False, ""))
+        return _new_record(job, held), True
 
     def _lock_key(self, method: str, key: str) -> None:
         if not self._sqlite:
@@ -76,12 +92,8 @@ class JobStore:
             )
 
     def _holder(self, method: str, key: str) -> JobRecord | None:
-        rows = list(
-            J.select(*_COLUMNS)
-            .where((J.method == method) & (J.key == key) & (J.key_held == True))  # noqa: E712
-            .dicts()
-        )
-        return _record(rows[0]) if rows else None
+        rows = self._run(self.sql.holder, (method, key))
+        return _from_tuple(rows[0]) if rows else None
 
     # -- claim ----------------------------------------------------------------------------
 
@@ -102,28 +114,15 @@ class JobStore:
     def _claim_in_txn(
         self, engine_id: str, limit: int, now_ms: int, queues: Sequence[str] | None
     ) -> list[JobRecord]:
-        cond = (
-            (J.state == ACTIVE)
-            & J.claimed_by.is_null()
-            & (J.run_after_ms <= now_ms)
-            & ((J.key == "") | (J.key_held == True))  # noqa: E712
-        )
-        if queues is not None:
-            cond &= J.queue.in_(list(queues))
-        query = J.select(J.id).where(cond).order_by(J.priority.desc(), J.id).limit(limit)
-        if not self._sqlite:
-            query = query.for_update("FOR UPDATE SKIP LOCKED")
-        ids = [row[0] for row in query.tuples()]
+        qs = list(queues) if queues is not None else []
+        if queues is not None and not qs:
+            return []
+        ids = [r[0] for r in self._run(self.sql.claim_ids(len(qs)), (now_ms, *qs, limit))]
         if not ids:
             return []
-        J.update(claimed_by=engine_id).where(J.id.in_(ids) & J.claimed_by.is_null()).execute()
-        rows = (
-            J.select(*_COLUMNS)
-            .where(J.id.in_(ids) & (J.claimed_by == engine_id))
-            .order_by(J.priority.desc(), J.id)
-            .dicts()
-        )
-        return [_record(r) for r in rows]
+        rows = self._run(self.sql.claim_update(len(ids)), (engine_id, *ids))
+        rows.sort(key=lambda r: (-r[1 + _PRIORITY], r[0]))
+        return [_from_tuple(r[1:]) for r in rows]
 
     def unclaim(self, uuids: Iterable[str]) -> None:
         """Give claimed jobs that never started back to the queue."""
@@ -153,9 +152,7 @@ class JobStore:
         with immediate(self.db):
             self._write_started(batch)
             self._write_progress(batch)
-            if batch.messages:
-                rows = [{"job_uuid": u, "at_ms": ms, "text": t} for u, ms, t in batch.messages]
-                M.insert_many(rows).execute()
+            self._run_many(self.sql.message, batch.messages)
             ended, retried = self._write_finishes(batch.finishes)
             claimed = (
                 self._claim_in_txn(claim_for, claim_limit, now_ms, queues)
@@ -165,24 +162,33 @@ class JobStore:
         return Recorded(ended, retried), claimed
 
     def _write_started(self, batch: Batch) -> None:
-        for uuid, (ms, host, pid) in batch.started.items():
-            J.update(started_ms=ms, host=host, pid=pid).where(J.uuid == uuid).execute()
+        rows = [(ms, host, pid, uuid) for uuid, (ms, host, pid) in batch.started.items()]
+        self._run_many(self.sql.started, rows)
 
     def _write_progress(self, batch: Batch) -> None:
-        for uuid, (percent, text) in batch.progress.items():
-            J.update(progress_percent=percent, progress_text=text).where(J.uuid == uuid).execute()
+        rows = [(pct, text, uuid) for uuid, (pct, text) in batch.progress.items()]
+        self._run_many(self.sql.progress, rows)
 
     def _write_finishes(self, finishes: Sequence[Finish]) -> tuple[list[str], list[str]]:
         ended: list[str] = []
         retried: list[str] = []
         if not finishes:
             return ended, retried
-        current = {
-            r["uuid"]: r
-            for r in J.select(J.uuid, J.method, J.key, J.key_held, J.attempt, J.retry)
-            .where(J.uuid.in_([f.uuid for f in finishes]) & (J.state == ACTIVE))
-            .dicts()
-        }
+        current: dict[str, dict[str, Any]] = {}
+        uuids = [f.uuid for f in finishes]
+        for i in range(0, len(uuids), 500):
+            chunk = uuids[i : i + 500]
+            for u, method, key, held, attempt, retry in self._run(
+                self.sql.current(len(chunk)), chunk
+            ):
+                current[u] = {
+                    "method": method,
+                    "key": key,
+                    "key_held": bool(held),
+                    "attempt": attempt,
+                    "retry": retry,
+                }
+        plain: list[tuple[Any, ...]] = []
         # Sorted so concurrent finishers take the advisory key locks in one order.
         for fin in sorted(finishes, key=lambda f: (current.get(f.uuid, {}).get("key", ""), f.uuid)):
             row = current.get(fin.uuid)
@@ -192,9 +198,13 @@ class JobStore:
             if delay is not None:
                 self._send_back(fin, row, delay)
                 retried.append(fin.uuid)
-            else:
+            elif row["key"]:
                 self._end(fin, row)
                 ended.append(fin.uuid)
+            else:
+                plain.append(_end_params(fin))
+                ended.append(fin.uuid)
+        self._run_many(self.sql.end, plain)
         return ended, retried
 
     def _send_back(self, fin: Finish, row: dict[str, Any], delay_s: float) -> None:
@@ -209,17 +219,8 @@ class JobStore:
         ).where(J.uuid == fin.uuid).execute()
 
     def _end(self, fin: Finish, row: dict[str, Any]) -> None:
-        if row["key"]:
-            self._lock_key(row["method"], row["key"])
-        J.update(
-            state=fin.state,
-            end_ms=fin.end_ms,
-            result=fin.result,
-            error_type=fin.error_type,
-            error_message=fin.error_message,
-            error_traceback=fin.error_traceback,
-            key_held=False,
-        ).where((J.uuid == fin.uuid) & (J.state == ACTIVE)).execute()
+        self._lock_key(row["method"], row["key"])
+        self._exec(self.sql.end, _end_params(fin))
         if row["key_held"]:
             self._promote(row["method"], row["key"])
 
@@ -286,14 +287,14 @@ class JobStore:
     # -- read -----------------------------------------------------------------------------
 
     def find(self, uuid: str) -> JobRecord | None:
-        rows = list(J.select(*_COLUMNS).where(J.uuid == uuid).dicts())
-        return _record(rows[0]) if rows else None
+        rows = self._run(self.sql.find, (uuid,))
+        return _from_tuple(rows[0]) if rows else None
 
     def find_many(self, uuids: Sequence[str]) -> list[JobRecord]:
         out: list[JobRecord] = []
         for i in range(0, len(uuids), 500):
             chunk = list(uuids[i : i + 500])
-            out.extend(_record(r) for r in J.select(*_COLUMNS).where(J.uuid.in_(chunk)).dicts())
+            out.extend(_from_tuple(r) for r in self._run(self.sql.find_in(len(chunk)), chunk))
         return out
 
     def states(self, uuids: Sequence[str]) -> dict[str, str]:
@@ -301,7 +302,7 @@ class JobStore:
         out: dict[str, str] = {}
         for i in range(0, len(uuids), 500):
             chunk = list(uuids[i : i + 500])
-            out.update(J.select(J.uuid, J.state).where(J.uuid.in_(chunk)).tuples())
+            out.update((u, st) for u, st in self._run(self.sql.states(len(chunk)), chunk))
         return out
 
     def select(self, *, limit: int | None = None, **filters: Any) -> list[JobRecord]:
@@ -351,6 +352,64 @@ class JobStore:
                 M.delete().where(M.job_uuid.in_(chunk)).execute()
                 J.delete().where(J.uuid.in_(chunk)).execute()
         return len(doomed)
+
+
+_PRIORITY = _RECORD_FIELDS.index("priority")
+
+
+def _new_record(job: NewJob, held: bool) -> JobRecord:
+    """The record of a job just inserted, without reading it back."""
+    return JobRecord(
+        uuid=job.uuid,
+        method=job.method,
+        key=job.key,
+        key_held=held,
+        description=job.description,
+        state=ACTIVE,
+        queue=job.queue,
+        priority=job.priority,
+        args=job.args,
+        kwargs=job.kwargs,
+        begin_ms=job.begin_ms,
+        run_after_ms=job.run_after_ms,
+        claimed_by=None,
+        started_ms=None,
+        end_ms=None,
+        attempt=1,
+        retry=job.retry,
+        timeout_s=job.timeout_s,
+        result=None,
+        error_type=None,
+        error_message=None,
+        error_traceback=None,
+        progress_percent=None,
+        progress_text=None,
+        cancel_requested=False,
+        scheduled_job=job.scheduled_job,
+        parent=job.parent,
+        host="",
+        pid=None,
+    )
+
+
+_NEW_FIELDS = [f.name for f in fields(NewJob)]
+
+
+def _new_values(job: NewJob) -> list[Any]:
+    return [getattr(job, name) for name in _NEW_FIELDS]
+
+
+def _end_params(fin: Finish) -> tuple[Any, ...]:
+    return (
+        fin.state,
+        fin.end_ms,
+        fin.result,
+        fin.error_type,
+        fin.error_message,
+        fin.error_traceback,
+        False,
+        fin.uuid,
+    )
 
 
 def _retry_delay(fin: Finish, row: dict[str, Any]) -> float | None:

@@ -69,20 +69,29 @@ class SocketNotifier:
             pass
         self._out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._out.setblocking(False)
+        self._seen: list[str] = []
+        self._seen_mtime = -1
 
     def publish(self, messages: Sequence[str]) -> None:
         if not messages:
             return
-        try:
-            names = os.listdir(self.folder)
-        except OSError:
-            return
-        for name in names:
+        for name in self._listeners():
             if name == self._name:
                 continue  # this process signals itself directly, not through the socket
             for msg in messages:
                 if not self._send(name, msg.encode()):
                     break
+
+    def _listeners(self) -> list[str]:
+        """The folder's entries, re-read only when the folder changed (a stat, not a listdir)."""
+        try:
+            mtime = os.stat(self.folder).st_mtime_ns
+            if mtime != self._seen_mtime:
+                self._seen = os.listdir(self.folder)
+                self._seen_mtime = mtime
+        except OSError:
+            return []
+        return self._seen
 
     def _send(self, name: str, data: bytes) -> bool:
         try:

@@ -76,8 +76,14 @@ def up(migrator, db):  # type: ignore[no-untyped-def]
         "CREATE INDEX background_job_key_waiters ON background_job (method, key, id) "
         "WHERE state = 'ACTIVE' AND NOT key_held AND key <> ''"
     )
-    db.execute_sql("CREATE INDEX background_job_claimed ON background_job (claimed_by, state)")
-    db.execute_sql("CREATE INDEX background_job_finished ON background_job (state, end_ms)")
+    # Partial indexes stay out of the insert path: a new job is unclaimed and unfinished.
+    db.execute_sql(
+        "CREATE INDEX background_job_claimed ON background_job (claimed_by) "
+        "WHERE state = 'ACTIVE' AND claimed_by IS NOT NULL"
+    )
+    db.execute_sql(
+        "CREATE INDEX background_job_finished ON background_job (end_ms) WHERE state <> 'ACTIVE'"
+    )
     db.execute_sql("CREATE INDEX background_job_begin ON background_job (begin_ms)")
 
 

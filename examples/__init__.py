@@ -1,0 +1,1 @@
+"""Runnable examples of jobengine, one module per use case."""

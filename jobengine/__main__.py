@@ -1,0 +1,5 @@
+"""`python -m jobengine`: the command line."""
+
+from jobengine.cli import main
+
+main()

@@ -1,0 +1,335 @@
+"""Background jobs from code: execute, query, wait, cancel (1C BackgroundJobs manager)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid as uuidlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from jobengine import codec, runtime
+from jobengine.clock import from_ms, to_ms
+from jobengine.errors import ErrorInfo, JobCanceled, JobEngineError, JobFailed
+from jobengine.methods import MethodLike, check_arguments, method_path, resolve
+from jobengine.retry import Retry
+from jobengine.state import JobState
+from jobengine.store import JobRecord, NewJob, pack
+
+if TYPE_CHECKING:
+    from jobengine.engine import Engine
+
+# Waits re-check the store this often even without a wake-up, in case one was lost.
+FALLBACK_POLL_S = 1.0
+ON_CONFLICT = ("error", "queue", "skip")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The latest progress a job reported."""
+
+    percent: float
+    text: str
+
+
+class BackgroundJob:
+    """A snapshot of one background job; `refresh()` re-reads it from the store."""
+
+    def __init__(self, manager: BackgroundJobs, record: JobRecord) -> None:
+        self._manager = manager
+        self._apply(record)
+
+    def _apply(self, r: JobRecord) -> None:
+        self._record = r
+        self.uuid: str = r.uuid
+        self.method: str = r.method
+        self.key: str = r.key
+        self.description: str = r.description
+        self.state: JobState = JobState(r.state)
+        self.begin: datetime = from_ms(r.begin_ms) or datetime.fromtimestamp(0, UTC)
+        self.end: datetime | None = from_ms(r.end_ms)
+        self.started: datetime | None = from_ms(r.started_ms)
+        self.attempt: int = r.attempt
+        self.scheduled_job: str | None = r.scheduled_job
+        self.parent: str | None = r.parent
+        self.queue: str = r.queue
+        self.priority: int = r.priority
+        self.location: str = f"{r.host}:{r.pid}" if r.pid else ""
+        self.cancel_requested: bool = r.cancel_requested
+        self.error: ErrorInfo | None = (
+            ErrorInfo(r.error_type, r.error_message or "", r.error_traceback or "")
+            if r.error_type and self.state is not JobState.COMPLETED
+            else None
+        )
+
+    @property
+    def args(self) -> list[Any]:
+        return list(codec.loads(self._record.args))
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(codec.loads(self._record.kwargs))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state.is_final
+
+    def refresh(self) -> BackgroundJob:
+        """Re-read this job from the store; returns self."""
+        record = self._manager._store.jobs.find(self.uuid)
+        if record is not None:
+            self._apply(record)
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job is finished or `timeout` seconds pass.
+
+        Returns:
+            True once the job is COMPLETED, FAILED or CANCELED (the snapshot is refreshed).
+        """
+        return self._manager.wait([self], timeout)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the job and return its value.
+
+        Raises:
+            TimeoutError: the job did not finish in time.
+            JobFailed: it failed (`.error` has the type, message and traceback).
+            JobCanceled: it was canceled.
+        """
+        if not self.wait(timeout):
+            raise TimeoutError(f"job {self.uuid} ({self.method}) did not finish in {timeout} s")
+        if self.state is JobState.FAILED:
+            raise JobFailed(self.uuid, self.error)
+        if self.state is JobState.CANCELED:
+            raise JobCanceled(self.uuid, self._record.error_message or "")
+        return codec.loads(self._record.result)
+
+    def messages(self) -> list[str]:
+        """User messages the job emitted, oldest first."""
+        return [text for _, text in self._manager._store.jobs.messages(self.uuid)]
+
+    def progress(self) -> Progress | None:
+        """The latest progress the job reported, or None."""
+        r = self.refresh()._record
+        if r.progress_percent is None:
+            return None
+        return Progress(r.progress_percent, r.progress_text or "")
+
+    def cancel(self) -> None:
+        """Ask the job to stop: it sees `cancel_requested`; past the grace period it is killed."""
+        self._manager.cancel(self.uuid)
+        self.refresh()
+
+    def __repr__(self) -> str:
+        return f"<BackgroundJob {self.uuid} {self.method} {self.state.value}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BackgroundJob) and other.uuid == self.uuid
+
+    def __hash__(self) -> int:
+        return hash(self.uuid)
+
+
+class BackgroundJobs:
+    """`engine.background`: launch background jobs, find them, wait on them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._store = engine.store
+
+    def execute(
+        self,
+        method: MethodLike,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        key: str = "",
+        description: str = "",
+        on_conflict: str = "error",
+        *,
+        timeout: float | None = None,
+        retry: Retry | None = None,
+        priority: int = 0,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        queue: str = "default",
+        scheduled_job: str | None = None,
+    ) -> BackgroundJob:
+        """Launch `method(*args, **kwargs)` as a background job.
+
+        Raises:
+            JobKeyConflict: an active job with this (method, key) exists and
+                on_conflict="error".
+            MethodError: the method is unknown, not allowed, or the arguments do not fit.
+            SerializationError: an argument cannot be stored as JSON.
+        """
+        new = self._prepare(
+            method,
+            list(args or []),
+            dict(kwargs or {}),
+            key,
+            description,
+            on_conflict,
+            timeout,
+            retry,
+            priority,
+            delay,
+            run_at,
+            queue,
+            scheduled_job,
+        )
+        record, created = self._store.jobs.insert(new, on_conflict)
+        if created:
+            self._engine._announce_new()
+        return BackgroundJob(self, record)
+
+    def _prepare(
+        self,
+        method: MethodLike,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        key: str,
+        description: str,
+        on_conflict: str,
+        timeout: float | None,
+        retry: Retry | None,
+        priority: int,
+        delay: float | None,
+        run_at: datetime | None,
+        queue: str,
+        scheduled_job: str | None,
+    ) -> NewJob:
+        if on_conflict not in ON_CONFLICT:
+            raise JobEngineError(
+                f"on_conflict={on_conflict!r}: use one of {', '.join(ON_CONFLICT)}"
+            )
+        if timeout is not None and timeout <= 0:
+            raise JobEngineError(f"timeout={timeout!r}: give a positive number of seconds")
+        if not isinstance(key, str):
+            raise JobEngineError(f"key={key!r}: a key is a string")
+        path = method_path(method)
+        func = resolve(path, self._engine.allowed_modules)
+        check_arguments(path, func, args, kwargs)
+        encoded_args = codec.dumps(args, what="args")
+        encoded_kwargs = codec.dumps(kwargs, what="kwargs")
+        now_ms = to_ms(self._engine.clock.now())
+        run_after_ms = now_ms
+        if delay is not None:
+            run_after_ms = now_ms + int(delay * 1000)
+        if run_at is not None:
+            if run_at.tzinfo is None:
+                run_at = run_at.astimezone()  # naive = local wall time
+            run_after_ms = max(run_after_ms, to_ms(run_at))
+        parent = _current_job_uuid()
+        return NewJob(
+            uuid=str(uuidlib.uuid4()),
+            method=path,
+            args=encoded_args,
+            kwargs=encoded_kwargs,
+            begin_ms=now_ms,
+            run_after_ms=run_after_ms,
+            key=key,
+            description=description,
+            queue=queue,
+            priority=int(priority),
+            retry=json.dumps(retry.__dict__) if retry is not None else None,
+            timeout_s=timeout,
+            scheduled_job=scheduled_job,
+            parent=parent,
+        )
+
+    def get(
+        self,
+        *,
+        uuid: str | None = None,
+        state: JobState | str | None = None,
+        key: str | None = None,
+        method: MethodLike | None = None,
+        description: str | None = None,
+        scheduled_job: Any = None,
+        begin_after: datetime | None = None,
+        begin_before: datetime | None = None,
+        end_before: datetime | None = None,
+        queue: str | None = None,
+        limit: int | None = None,
+    ) -> list[BackgroundJob]:
+        """Jobs matching every given filter, oldest first (1C GetBackgroundJobs)."""
+        sj = getattr(scheduled_job, "uuid", scheduled_job)
+        records = self._store.jobs.select(
+            uuid=uuid,
+            state=JobState(state).value if state is not None else None,
+            key=key,
+            method=method_path(method) if method is not None else None,
+            description=description,
+            scheduled_job=str(sj) if sj is not None else None,
+            queue=queue,
+            begin_after_ms=to_ms(begin_after) if begin_after else None,
+            begin_before_ms=to_ms(begin_before) if begin_before else None,
+            end_before_ms=to_ms(end_before) if end_before else None,
+            limit=limit,
+        )
+        return [BackgroundJob(self, r) for r in records]
+
+    def find(self, uuid: str | uuidlib.UUID) -> BackgroundJob | None:
+        """The job with this uuid, or None."""
+        record = self._store.jobs.find(str(uuid))
+        return BackgroundJob(self, record) if record is not None else None
+
+    def cancel(self, uuid: str) -> None:
+        """Ask a job to stop (see BackgroundJob.cancel)."""
+        record = self._store.jobs.request_cancel(uuid, to_ms(self._engine.clock.now()))
+        if record is None:
+            raise JobEngineError(f"no background job {uuid}")
+        if record.state != JobState.ACTIVE:
+            self._engine.hub.ended([uuid])
+            self._store.notifier.publish(pack("d", [uuid]))
+        else:
+            self._engine._announce_cancel(uuid)
+
+    def wait(self, jobs: Iterable[BackgroundJob], timeout: float | None = None) -> bool:
+        """Block until every job is finished or `timeout` passes; never raises on timeout.
+
+        Returns:
+            True if all finished. The given job objects are refreshed either way.
+        """
+        jobs = list(jobs)
+        with runtime.lending_slot():
+            done = self._wait_uuids([j.uuid for j in jobs if not j.state.is_final], timeout)
+        by_uuid = {r.uuid: r for r in self._store.jobs.find_many([j.uuid for j in jobs])}
+        for job in jobs:
+            if job.uuid in by_uuid:
+                job._apply(by_uuid[job.uuid])
+        return done
+
+    def _wait_uuids(self, uuids: list[str], timeout: float | None) -> bool:
+        pending = set(uuids)
+        if not pending:
+            return True
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        event = threading.Event()
+        hub = self._engine.hub
+        hub.watch(pending, event)
+        try:
+            while True:
+                states = self._store.jobs.states(sorted(pending))
+                pending = {u for u in pending if states.get(u, "GONE") == JobState.ACTIVE}
+                if not pending:
+                    return True
+                left = FALLBACK_POLL_S if deadline is None else deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                event.wait(min(left, FALLBACK_POLL_S))
+                event.clear()
+        finally:
+            hub.unwatch(uuids, event)
+
+
+def _current_job_uuid() -> str | None:
+    """The uuid of the job this code runs in (a child job's parent), or None."""
+    try:
+        return runtime.current_job().uuid
+    except JobEngineError:
+        return None

@@ -1,0 +1,313 @@
+"""The engine's work loop: claim runnable jobs, feed the pool, record what workers report.
+
+One thread owns the pool. Each turn it waits for worker reports or a wake-up, then writes all
+reports of the turn and claims the next jobs in a single store transaction (batching is what
+makes the drain rate), and hands claimed jobs to idle workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from jobengine.clock import Clock, to_ms
+from jobengine.events import JobFinished, JobMessage, JobProgress, JobSpec, JobStarted, PoolEvent
+from jobengine.hub import Hub
+from jobengine.methods import is_allowed
+from jobengine.pool import Pool
+from jobengine.store import Batch, Finish, JobRecord, Store, pack
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    """Timers of the loop, in seconds."""
+
+    engine_id: str
+    host: str
+    queues: Sequence[str] | None = None
+    grace_s: float = 10.0
+    poll_s: float = 1.0  # re-check the store for work without a wake-up
+    heartbeat_s: float = 2.0
+    stale_s: float = 15.0  # an engine silent this long is dead
+    purge_s: float = 30.0
+    keep_finished_ms: int = 24 * 3600 * 1000
+    max_finished: int = 1000
+    allowed_modules: Sequence[str] | None = None
+
+
+class Dispatcher:
+    """Runs the work loop in its own thread until `stop()`."""
+
+    def __init__(
+        self, store: Store, pool: Pool, hub: Hub, clock: Clock, cfg: DispatchConfig
+    ) -> None:
+        self.store = store
+        self.pool = pool
+        self.hub = hub
+        self.clock = clock
+        self.cfg = cfg
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._lock = threading.Lock()
+        self._cancels: list[str] = []
+        self._stopping = False
+        self._maybe_work = True
+        self._ready: deque[JobRecord] = deque()
+        self._running: dict[str, JobRecord] = {}
+        self._batch = Batch()
+        self._timers = {"poll": 0.0, "heartbeat": 0.0, "purge": 0.0, "settle": 0.0}
+        self._thread: threading.Thread | None = None
+
+    # -- other threads ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="jobengine-dispatcher", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New work may be there: claim at the next turn."""
+        self._maybe_work = True
+        # A full pipe means a wake-up is pending anyway.
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"w")
+
+    def request_cancel(self, uuids: Sequence[str]) -> None:
+        with self._lock:
+            self._cancels.extend(uuids)
+        self.wake()
+
+    def stop(self) -> None:
+        """Stop claiming, give running jobs the grace period, record them, and end the loop."""
+        self._stopping = True
+        self.wake()
+        if self._thread is not None:
+            self._thread.join()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping:
+            try:
+                self._turn()
+            except Exception:
+                logger.exception("dispatcher turn failed; retrying")
+                time.sleep(0.2)  # a store outage must not spin the CPU
+        self._shutdown()
+
+    def _turn(self) -> None:
+        now = time.monotonic()
+        busy = bool(self._ready) and self.pool.idle > 0
+        timeout = 0.0 if busy or self._batch else max(0.0, min(self._timers.values()) - now)
+        events = self.pool.wait(min(timeout, self.cfg.poll_s), [self._wake_r])
+        self._drain_wake()
+        self._fold(events)
+        self._take_cancels()
+        self._timed(time.monotonic())
+        self._flush_and_claim()
+        self._feed()
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def _fold(self, events: Sequence[PoolEvent]) -> None:
+        b = self._batch
+        for ev in events:
+            if isinstance(ev, JobStarted):
+                b.started[ev.uuid] = (int(ev.at * 1000), self.cfg.host, ev.pid)
+            elif isinstance(ev, JobProgress):
+                b.progress[ev.uuid] = (ev.percent, ev.text)
+            elif isinstance(ev, JobMessage):
+                b.messages.append((ev.uuid, int(ev.at * 1000), ev.text))
+            elif isinstance(ev, JobFinished):
+                self._running.pop(ev.uuid, None)
+                b.finishes.append(_finish(ev))
+                self._maybe_work = True  # a freed key may let a queued job run
+
+    def _take_cancels(self) -> None:
+        with self._lock:
+            cancels, self._cancels = self._cancels, []
+        for uuid in cancels:
+            if uuid in self._running:
+                self.pool.cancel(uuid)
+                continue
+            for rec in list(self._ready):
+                if rec.uuid == uuid:
+                    self._ready.remove(rec)
+                    end_ms = to_ms(self.clock.now())
+                    self._batch.finishes.append(
+                        Finish(
+                            uuid,
+                            "CANCELED",
+                            end_ms,
+                            error_type="JobCanceled",
+                            error_message="canceled before it started",
+                        )
+                    )
+
+    def _timed(self, now: float) -> None:
+        t = self._timers
+        if now >= t["poll"]:
+            t["poll"] = now + self.cfg.poll_s
+            self._maybe_work = True
+            self.request_cancel_polled()
+        if now >= t["heartbeat"]:
+            t["heartbeat"] = now + self.cfg.heartbeat_s
+            self.store.engines.heartbeat(self.cfg.engine_id, to_ms(self.clock.now()))
+        if now >= t["settle"]:
+            t["settle"] = now + self.cfg.stale_s / 2
+            self.settle_dead()
+        if now >= t["purge"]:
+            t["purge"] = now + self.cfg.purge_s
+            self.purge()
+
+    def request_cancel_polled(self) -> None:
+        """Pick up cancel requests whose notification was lost."""
+        for uuid in self.store.jobs.cancel_requested(self.cfg.engine_id):
+            if uuid in self._running:
+                self.pool.cancel(uuid)
+
+    def settle_dead(self) -> None:
+        now_ms = to_ms(self.clock.now())
+        dead = [
+            e
+            for e in self.store.engines.dead(self.cfg.host, now_ms, int(self.cfg.stale_s * 1000))
+            if e != self.cfg.engine_id
+        ]
+        if dead:
+            ended, requeued = self.store.engines.settle(dead, now_ms)
+            logger.warning(
+                "settled dead engines %s: %d jobs failed, %d requeued",
+                dead,
+                len(ended),
+                len(requeued),
+            )
+            self._announce_ended(ended)
+            self._maybe_work = True
+
+    def purge(self) -> None:
+        removed = self.store.jobs.purge(
+            to_ms(self.clock.now()), self.cfg.keep_finished_ms, self.cfg.max_finished
+        )
+        if removed:
+            logger.info("retention removed %d finished jobs", removed)
+
+    def _flush_and_claim(self) -> None:
+        want = 0
+        if self._maybe_work and not self._stopping:
+            want = max(0, self.pool.idle + self._prefetch() - len(self._ready))
+            # Cleared before the claim: a wake-up arriving during it sets the flag again.
+            self._maybe_work = False
+        if not self._batch and want == 0:
+            return
+        batch, self._batch = self._batch, Batch()
+        try:
+            recorded, claimed = self.store.jobs.record(
+                batch,
+                claim_for=self.cfg.engine_id if want else None,
+                claim_limit=want,
+                now_ms=to_ms(self.clock.now()),
+                queues=self.cfg.queues,
+            )
+        except Exception:
+            self._batch = _merge(batch, self._batch)  # keep every report until it is stored
+            raise
+        self._announce_ended(recorded.ended)
+        if recorded.retried:
+            self._maybe_work = True
+        self._ready.extend(claimed)
+        if want and len(claimed) == want:
+            self._maybe_work = True  # there may be more
+
+    def _prefetch(self) -> int:
+        return max(1, self.pool.idle)
+
+    def _announce_ended(self, uuids: list[str]) -> None:
+        if uuids:
+            self.hub.ended(uuids)
+            self.store.notifier.publish(pack("d", uuids))
+
+    def _feed(self) -> None:
+        while self._ready and self.pool.idle > 0 and not self._stopping:
+            rec = self._ready.popleft()
+            if not self._allowed(rec):
+                continue
+            self._running[rec.uuid] = rec
+            self.pool.submit(_spec(rec, self.store.url))
+
+    def _allowed(self, rec: JobRecord) -> bool:
+        """Refuse a method outside allowed_modules even if a client let it into the store."""
+        allowed = self.cfg.allowed_modules
+        if allowed is None or is_allowed(rec.method.partition(":")[0], allowed):
+            return True
+        self._batch.finishes.append(
+            Finish(
+                rec.uuid,
+                "FAILED",
+                to_ms(self.clock.now()),
+                error_type="MethodError",
+                error_message=f"method {rec.method!r} is not in allowed_modules",
+            )
+        )
+        return False
+
+    def _shutdown(self) -> None:
+        try:
+            finished = self.pool.stop(self.cfg.grace_s)
+            self._fold(finished)
+            self.store.jobs.unclaim([r.uuid for r in self._ready])
+            self._ready.clear()
+            if self._batch:
+                recorded, _ = self.store.jobs.record(self._batch)
+                self._batch = Batch()
+                self._announce_ended(recorded.ended)
+        except Exception:
+            logger.exception("dispatcher shutdown failed")
+
+
+def _finish(ev: JobFinished) -> Finish:
+    err = ev.error
+    return Finish(
+        uuid=ev.uuid,
+        state=ev.state.value,
+        end_ms=int(ev.at * 1000),
+        result=ev.result,
+        error_type=err.type if err else None,
+        error_message=err.message if err else None,
+        error_traceback=err.traceback if err else None,
+        retry_delay_s=ev.retry_delay_s,
+    )
+
+
+def _spec(rec: JobRecord, url: str) -> JobSpec:
+    return JobSpec(
+        uuid=rec.uuid,
+        method=rec.method,
+        args=rec.args,
+        kwargs=rec.kwargs,
+        attempt=rec.attempt,
+        timeout_s=rec.timeout_s,
+        db_url=url,
+    )
+
+
+def _merge(old: Batch, new: Batch) -> Batch:
+    old.started.update(new.started)
+    old.progress.update(new.progress)
+    old.messages.extend(new.messages)
+    old.finishes.extend(new.finishes)
+    return old

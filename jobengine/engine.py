@@ -1,0 +1,152 @@
+"""The Engine: opens the store and, once started, runs the dispatcher and the process pool."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid as uuidlib
+from collections.abc import Sequence
+from datetime import timedelta
+from types import TracebackType
+
+from jobengine.background import BackgroundJobs
+from jobengine.clock import Clock, SystemClock, to_ms
+from jobengine.errors import JobEngineError
+from jobengine.hub import Hub
+from jobengine.registry import load as load_registry
+from jobengine.store import DEFAULT_URL, Store, pack
+
+logger = logging.getLogger(__name__)
+
+
+class Engine:
+    """A job engine on one store.
+
+    Constructing it connects to the store (creating or migrating the schema). Until `start()`
+    it is a client: it can execute, query, wait and cancel while another process does the
+    work. `start()` adds the dispatcher and the worker pool in this process.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        registry: str | None = None,
+        workers: int = 4,
+        keep_finished: timedelta = timedelta(hours=24),
+        max_finished: int = 1000,
+        queues: Sequence[str] | None = None,
+        clock: Clock | None = None,
+        grace: float = 10.0,
+        max_jobs_per_worker: int | None = 1000,
+        allowed_modules: Sequence[str] | None = None,
+    ) -> None:
+        if workers < 1:
+            raise JobEngineError(f"workers={workers!r}: an engine needs at least 1 worker")
+        self.url = url or os.environ.get("JOBENGINE_DB") or DEFAULT_URL
+        self.workers = workers
+        self.keep_finished = keep_finished
+        self.max_finished = max_finished
+        self.queues = list(queues) if queues is not None else None
+        self.clock: Clock = clock or SystemClock()
+        self.grace = grace
+        self.max_jobs_per_worker = max_jobs_per_worker
+        self.registry_path = registry
+        self.registry = load_registry(registry) if registry is not None else None
+        allowed = list(allowed_modules) if allowed_modules is not None else None
+        if self.registry is not None and self.registry.allowed_modules is not None:
+            allowed = (allowed or []) + list(self.registry.allowed_modules)
+        self.allowed_modules = allowed
+        self.store = Store(self.url)
+        self.hub = Hub(lambda: self.store.notifier)
+        self.background = BackgroundJobs(self)
+        self.engine_id = str(uuidlib.uuid4())
+        self.host = socket.gethostname()
+        self._dispatcher: object | None = None
+        self._closed = False
+
+    @property
+    def started(self) -> bool:
+        return self._dispatcher is not None
+
+    def start(self) -> Engine:
+        """Start the worker pool and the dispatcher in this process; returns self."""
+        if self._dispatcher is not None:
+            return self
+        from jobengine.dispatcher import DispatchConfig, Dispatcher
+        from jobengine.pool import Pool
+
+        self.store.engines.register(self.engine_id, self.host, os.getpid(), to_ms(self.clock.now()))
+        pool = Pool(self.workers, grace_s=self.grace, max_jobs_per_worker=self.max_jobs_per_worker)
+        pool.start()
+        cfg = DispatchConfig(
+            engine_id=self.engine_id,
+            host=self.host,
+            queues=self.queues,
+            grace_s=self.grace,
+            keep_finished_ms=int(self.keep_finished.total_seconds() * 1000),
+            max_finished=self.max_finished,
+            allowed_modules=self.allowed_modules,
+        )
+        dispatcher = Dispatcher(self.store, pool, self.hub, self.clock, cfg)
+        self.hub.on_new = dispatcher.wake
+        self.hub.on_cancel = dispatcher.request_cancel
+        self.hub.ensure_listening()
+        dispatcher.settle_dead()
+        dispatcher.start()
+        self._dispatcher = dispatcher
+        logger.info(
+            "engine %s started on %s with %d workers", self.engine_id, self.url, self.workers
+        )
+        return self
+
+    def stop(self) -> None:
+        """Stop taking jobs; running ones get the grace period, then are killed (CANCELED)."""
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            return
+        from jobengine.dispatcher import Dispatcher
+
+        assert isinstance(dispatcher, Dispatcher)
+        self.hub.on_new = None
+        self.hub.on_cancel = None
+        dispatcher.stop()
+        self._dispatcher = None
+        self.store.engines.unregister(self.engine_id)
+        logger.info("engine %s stopped", self.engine_id)
+
+    def close(self) -> None:
+        """Stop if started, then release the store."""
+        if self._closed:
+            return
+        self.stop()
+        self.hub.close()
+        self.store.close()
+        self._closed = True
+
+    def __enter__(self) -> Engine:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- signals from the managers -----------------------------------------------------------
+
+    def _announce_new(self) -> None:
+        """A job was inserted: wake our dispatcher now, and other engines through the store."""
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            dispatcher.wake()  # type: ignore[attr-defined]
+        self.store.notifier.publish(["n"])
+
+    def _announce_cancel(self, uuid: str) -> None:
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            dispatcher.request_cancel([uuid])  # type: ignore[attr-defined]
+        self.store.notifier.publish(pack("c", [uuid]))

@@ -1,0 +1,97 @@
+"""In-process wake-ups: waiters sleep on events set when their jobs end, here or elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+from collections.abc import Callable, Iterable
+
+from jobengine.store.notify import Notifier
+
+logger = logging.getLogger(__name__)
+
+
+class Hub:
+    """Routes 'job ended', 'new work' and 'cancel' signals to the threads that care.
+
+    The dispatcher calls `ended()` directly for jobs this process ran; a listener thread turns
+    the store's notifications from other processes into the same calls.
+    """
+
+    def __init__(self, notifier_factory: Callable[[], Notifier]) -> None:
+        self._notifier_factory = notifier_factory
+        self._lock = threading.Lock()
+        self._interest: dict[str, set[threading.Event]] = {}
+        self.on_new: Callable[[], None] | None = None
+        self.on_cancel: Callable[[list[str]], None] | None = None
+        self._thread: threading.Thread | None = None
+        self._stop_r, self._stop_w = -1, -1
+
+    def watch(self, uuids: Iterable[str], event: threading.Event) -> None:
+        self.ensure_listening()
+        with self._lock:
+            for u in uuids:
+                self._interest.setdefault(u, set()).add(event)
+
+    def unwatch(self, uuids: Iterable[str], event: threading.Event) -> None:
+        with self._lock:
+            for u in uuids:
+                events = self._interest.get(u)
+                if events is not None:
+                    events.discard(event)
+                    if not events:
+                        del self._interest[u]
+
+    def ended(self, uuids: Iterable[str]) -> None:
+        with self._lock:
+            hit = [ev for u in uuids for ev in self._interest.get(u, ())]
+        for ev in hit:
+            ev.set()
+
+    def ensure_listening(self) -> None:
+        """Start the listener thread once; cheap to call again."""
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is not None:
+                return
+            notifier = self._notifier_factory()
+            self._stop_r, self._stop_w = os.pipe()
+            self._thread = threading.Thread(
+                target=self._listen, args=(notifier,), name="jobengine-listener", daemon=True
+            )
+            self._thread.start()
+
+    def _listen(self, notifier: Notifier) -> None:
+        while True:
+            try:
+                ready, _, _ = select.select([notifier.fileno(), self._stop_r], [], [], 5.0)
+            except (OSError, ValueError):
+                return
+            if self._stop_r in ready:
+                return
+            if ready:
+                self._dispatch(notifier.drain())
+
+    def _dispatch(self, messages: list[str]) -> None:
+        for msg in messages:
+            kind, *uuids = msg.split()
+            try:
+                if kind == "d":
+                    self.ended(uuids)
+                elif kind == "n" and self.on_new is not None:
+                    self.on_new()
+                elif kind == "c" and self.on_cancel is not None:
+                    self.on_cancel(uuids)
+            except Exception:
+                logger.exception("handling notification %r failed", msg)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            os.write(self._stop_w, b"x")
+            self._thread.join(timeout=5)
+            os.close(self._stop_r)
+            os.close(self._stop_w)
+            self._thread = None

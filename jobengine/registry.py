@@ -1,0 +1,238 @@
+"""The metadata registry: scheduled jobs declared in YAML files, loaded and validated.
+
+Errors name the file, the line and the field. Loading is pure apart from reading the files;
+syncing predefined jobs into the store belongs to the scheduled-jobs manager.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from jobengine.errors import JobEngineError, RegistryError
+from jobengine.methods import is_allowed
+from jobengine.schedule import Schedule
+
+JOB_FIELDS = {
+    "method",
+    "description",
+    "key",
+    "use",
+    "predefined",
+    "restart_on_failure",
+    "schedule",
+    "params",
+}
+TOP_FIELDS = {"allowed_modules", "scheduled_jobs"}
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """1C RestartCountOnFailure / RestartIntervalOnFailure (designer default: 3, 10 s)."""
+
+    count: int = 3
+    interval: int = 10
+
+
+@dataclass(frozen=True)
+class JobMetadata:
+    """One scheduled job as the registry declares it."""
+
+    name: str
+    method: str
+    schedule: Schedule
+    description: str = ""
+    key: str = ""
+    use: bool = False
+    predefined: bool = False
+    restart: RestartPolicy = RestartPolicy()
+    params: tuple[Any, ...] = ()
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Registry:
+    """All scheduled-job metadata of a folder, and the modules allowed to run."""
+
+    jobs: dict[str, JobMetadata] = field(default_factory=dict)
+    allowed_modules: tuple[str, ...] | None = None
+
+
+def load(path: str) -> Registry:
+    """Load every *.yaml / *.yml file of `path` (a folder or one file).
+
+    Raises:
+        RegistryError: naming the file, line and field of the first problem.
+    """
+    if os.path.isdir(path):
+        files = sorted(
+            glob.glob(os.path.join(path, "*.yaml")) + glob.glob(os.path.join(path, "*.yml"))
+        )
+    elif os.path.isfile(path):
+        files = [path]
+    else:
+        raise RegistryError("no such registry folder or file", file=path)
+    jobs: dict[str, JobMetadata] = {}
+    allowed: list[str] | None = None
+    for file in files:
+        file_allowed, file_jobs = _load_file(file)
+        if file_allowed is not None:
+            allowed = (allowed or []) + file_allowed
+        for name, meta in file_jobs.items():
+            if name in jobs:
+                raise RegistryError(
+                    f"scheduled job {name!r} is declared twice (first in {jobs[name].file}:"
+                    f"{jobs[name].line})",
+                    file=file,
+                    line=meta.line,
+                    field=name,
+                )
+            jobs[name] = meta
+    registry = Registry(jobs, tuple(allowed) if allowed is not None else None)
+    _check_allowed(registry)
+    return registry
+
+
+def _load_file(file: str) -> tuple[list[str] | None, dict[str, JobMetadata]]:
+    try:
+        with open(file, encoding="utf-8") as fh:
+            root = yaml.compose(fh, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise RegistryError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}", file=file, line=line
+        ) from exc
+    if root is None:
+        return None, {}
+    top = _mapping(root, file, "")
+    for key, (knode, _) in top.items():
+        if key not in TOP_FIELDS:
+            raise RegistryError(
+                f"unknown top-level key (known: {', '.join(sorted(TOP_FIELDS))})",
+                file=file,
+                line=knode.start_mark.line + 1,
+                field=key,
+            )
+    allowed = None
+    if "allowed_modules" in top:
+        node = top["allowed_modules"][1]
+        allowed = _value(node)
+        if not isinstance(allowed, list) or not all(isinstance(m, str) for m in allowed):
+            raise RegistryError(
+                "must be a list of module names",
+                file=file,
+                line=node.start_mark.line + 1,
+                field="allowed_modules",
+            )
+    jobs: dict[str, JobMetadata] = {}
+    if "scheduled_jobs" in top:
+        for name, (knode, vnode) in _mapping(
+            top["scheduled_jobs"][1], file, "scheduled_jobs"
+        ).items():
+            jobs[name] = _job(name, vnode, file, knode.start_mark.line + 1)
+    return allowed, jobs
+
+
+def _mapping(node: yaml.Node, file: str, where: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    if not isinstance(node, yaml.MappingNode):
+        raise RegistryError(
+            "must be a mapping", file=file, line=node.start_mark.line + 1, field=where
+        )
+    out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for knode, vnode in node.value:
+        out[str(knode.value)] = (knode, vnode)
+    return out
+
+
+def _value(node: yaml.Node) -> Any:
+    return yaml.SafeLoader(yaml.serialize(node)).get_single_data()
+
+
+def _job(name: str, node: yaml.Node, file: str, line: int) -> JobMetadata:
+    fields_ = _mapping(node, file, name)
+    values: dict[str, Any] = {}
+    for key, (knode, vnode) in fields_.items():
+        at = knode.start_mark.line + 1
+        if key not in JOB_FIELDS:
+            raise RegistryError(
+                f"unknown field (known: {', '.join(sorted(JOB_FIELDS))})",
+                file=file,
+                line=at,
+                field=f"{name}.{key}",
+            )
+        try:
+            values[key] = _field(key, _value(vnode))
+        except JobEngineError as exc:
+            raise RegistryError(
+                str(exc), file=file, line=vnode.start_mark.line + 1, field=f"{name}.{key}"
+            ) from exc
+    if "method" not in values:
+        raise RegistryError(
+            "a scheduled job needs a method ('package.module:function')",
+            file=file,
+            line=line,
+            field=f"{name}.method",
+        )
+    if values.get("predefined") and values.get("params"):
+        raise RegistryError(
+            "predefined jobs take no params", file=file, line=line, field=f"{name}.params"
+        )
+    return JobMetadata(
+        name=name,
+        file=file,
+        line=line,
+        **{("restart" if k == "restart_on_failure" else k): v for k, v in values.items()},
+    )
+
+
+def _field(key: str, value: Any) -> Any:
+    if key == "method":
+        if not isinstance(value, str) or ":" not in value:
+            raise JobEngineError(f"{value!r} is not 'package.module:function'")
+        return value
+    if key in ("description", "key"):
+        if not isinstance(value, str):
+            raise JobEngineError(f"{value!r} is not a string")
+        return value
+    if key in ("use", "predefined"):
+        if not isinstance(value, bool):
+            raise JobEngineError(f"{value!r} is not true or false")
+        return value
+    if key == "schedule":
+        return Schedule.from_dict(value or {})
+    if key == "params":
+        if not isinstance(value, list):
+            raise JobEngineError(f"{value!r} is not a list")
+        return tuple(value)
+    return _restart(value)
+
+
+def _restart(value: Any) -> RestartPolicy:
+    if not isinstance(value, dict) or set(value) - {"count", "interval"}:
+        raise JobEngineError(f"{value!r}: write {{count: N, interval: SECONDS}}")
+    count, interval = value.get("count", 3), value.get("interval", 10)
+    for what, v in (("count", count), ("interval", interval)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise JobEngineError(f"{what} {v!r} is not a whole number >= 0")
+    return RestartPolicy(count, interval)
+
+
+def _check_allowed(registry: Registry) -> None:
+    if registry.allowed_modules is None:
+        return
+    for meta in registry.jobs.values():
+        module = meta.method.partition(":")[0]
+        if not is_allowed(module, registry.allowed_modules):
+            raise RegistryError(
+                f"method {meta.method!r} is not in allowed_modules "
+                f"({', '.join(registry.allowed_modules)})",
+                file=meta.file,
+                line=meta.line,
+                field=f"{meta.name}.method",
+            )
