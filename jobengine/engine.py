@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid as uuidlib
 from collections.abc import Sequence
 from datetime import timedelta
@@ -18,6 +19,8 @@ from jobengine.registry import load as load_registry
 from jobengine.store import DEFAULT_URL, Store, pack
 
 logger = logging.getLogger(__name__)
+
+CHECKPOINT_S = 0.5  # how often a started engine folds SQLite's WAL into the database
 
 
 class Engine:
@@ -64,6 +67,8 @@ class Engine:
         self.engine_id = str(uuidlib.uuid4())
         self.host = socket.gethostname()
         self._dispatcher: object | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._checkpoint_stop = threading.Event()
         self._closed = False
 
     @property
@@ -96,6 +101,7 @@ class Engine:
         dispatcher.settle_dead()
         dispatcher.start()
         self._dispatcher = dispatcher
+        self._start_checkpointer()
         logger.info(
             "engine %s started on %s with %d workers", self.engine_id, self.url, self.workers
         )
@@ -113,6 +119,7 @@ class Engine:
         self.hub.on_cancel = None
         dispatcher.stop()
         self._dispatcher = None
+        self._stop_checkpointer()
         self.store.engines.unregister(self.engine_id)
         logger.info("engine %s stopped", self.engine_id)
 
@@ -135,6 +142,28 @@ class Engine:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _start_checkpointer(self) -> None:
+        if self.store.target.kind != "sqlite":
+            return
+        self._checkpoint_stop.clear()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="jobengine-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        while not self._checkpoint_stop.wait(CHECKPOINT_S):
+            try:
+                self.store.checkpoint()
+            except Exception:
+                logger.exception("WAL checkpoint failed")
+
+    def _stop_checkpointer(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpoint_stop.set()
+            self._checkpointer.join()
+            self._checkpointer = None
 
     # -- signals from the managers -----------------------------------------------------------
 

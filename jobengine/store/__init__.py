@@ -60,6 +60,14 @@ class Store:
                 self._notifier = make_notifier(self.target)
             return self._notifier
 
+    def checkpoint(self) -> None:
+        """Move SQLite's write-ahead log into the database file (no-op on PostgreSQL).
+
+        PASSIVE: never blocks writers, so the engine can run it beside the hot path.
+        """
+        if self.target.kind == "sqlite":
+            self.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
         if self._closed:
             return

@@ -105,6 +105,9 @@ def open_database(target: Target) -> peewee.Database:
                 # the last transactions, which is the usual trade for a job store.
                 "synchronous": "normal",
                 "busy_timeout": 30000,
+                # Checkpoints fsync and take ~10 ms: a started engine runs them on a thread of
+                # their own (Store.checkpoint); this only bounds the WAL when none is running.
+                "wal_autocheckpoint": 20000,
                 "foreign_keys": 1,
             },
             timeout=30,

@@ -71,6 +71,10 @@ class JobStore:
         Returns:
             (the stored record, True) or, for "skip", (the holder, False).
         """
+        if not job.key:
+            # One statement is its own transaction: no key, nothing else to check.
+            self._exec(self.sql.insert, (*_new_values(job), False, ACTIVE, 1, False, ""))
+            return _new_record(job, False), True
         with immediate(self.db):
             held = False
             if job.key:
