@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid as uuidlib
 from collections.abc import Iterable, Sequence
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from jobengine import codec, runtime
 from jobengine.clock import from_ms, to_ms
 from jobengine.errors import ErrorInfo, JobCanceled, JobEngineError, JobFailed
+from jobengine.hub import Waiter
 from jobengine.methods import MethodLike, check_arguments, method_path, resolve
 from jobengine.retry import Retry
 from jobengine.state import JobState
@@ -305,26 +305,30 @@ class BackgroundJobs:
         return done
 
     def _wait_uuids(self, uuids: list[str], timeout: float | None) -> bool:
+        """Wait on wake-ups naming the jobs; read the store only at the start and on the slow
+        fallback poll, so waiting on thousands of jobs costs no query per finished job."""
         pending = set(uuids)
         if not pending:
             return True
         deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
-        event = threading.Event()
+        waiter = Waiter()
         hub = self._engine.hub
-        hub.watch(pending, event)
+        hub.watch(pending, waiter)
         try:
+            check_store = True
             while True:
-                states = self._store.jobs.states(sorted(pending))
-                pending = {u for u in pending if states.get(u, "GONE") == JobState.ACTIVE}
+                pending -= waiter.take()
+                if check_store and pending:
+                    states = self._store.jobs.states(sorted(pending))
+                    pending = {u for u in pending if states.get(u, "GONE") == JobState.ACTIVE}
                 if not pending:
                     return True
                 left = FALLBACK_POLL_S if deadline is None else deadline - time.monotonic()
                 if left <= 0:
                     return False
-                event.wait(min(left, FALLBACK_POLL_S))
-                event.clear()
+                check_store = not waiter.event.wait(min(left, FALLBACK_POLL_S))
         finally:
-            hub.unwatch(uuids, event)
+            hub.unwatch(uuids, waiter)
 
 
 def _current_job_uuid() -> str | None:

@@ -41,6 +41,9 @@ class DispatchConfig:
     keep_finished_ms: int = 24 * 3600 * 1000
     max_finished: int = 1000
     allowed_modules: Sequence[str] | None = None
+    prefetch: int = 2  # claimed jobs kept ready beyond the idle workers
+    low_water: int = 1  # claim again when no more than idle + this are ready
+    batch_s: float = 0.002  # longest a report waits to be written while workers are busy
 
 
 class Dispatcher:
@@ -64,6 +67,7 @@ class Dispatcher:
         self._ready: deque[JobRecord] = deque()
         self._running: dict[str, JobRecord] = {}
         self._batch = Batch()
+        self._batch_since = 0.0
         self._timers = {"poll": 0.0, "heartbeat": 0.0, "purge": 0.0, "settle": 0.0}
         self._thread: threading.Thread | None = None
 
@@ -107,15 +111,46 @@ class Dispatcher:
 
     def _turn(self) -> None:
         now = time.monotonic()
-        busy = bool(self._ready) and self.pool.idle > 0
-        timeout = 0.0 if busy or self._batch else max(0.0, min(self._timers.values()) - now)
-        events = self.pool.wait(min(timeout, self.cfg.poll_s), [self._wake_r])
+        events = self.pool.wait(self._timeout(now), [self._wake_r])
         self._drain_wake()
         self._fold(events)
         self._take_cancels()
-        self._timed(time.monotonic())
-        self._flush_and_claim()
+        # Workers get their next job before any store write, so they run while it commits.
         self._feed()
+        now = time.monotonic()
+        self._timed(now)
+        if self._should_write(now):
+            self._flush_and_claim()
+            self._feed()
+
+    def _timeout(self, now: float) -> float:
+        if self._ready and self.pool.idle > 0:
+            return 0.0
+        until = min(self._timers.values())
+        if self._batch:
+            until = min(until, self._batch_since + self.cfg.batch_s)
+        if self._maybe_work and self.pool.idle > 0:
+            until = now
+        return min(max(0.0, until - now), self.cfg.poll_s)
+
+    def _should_write(self, now: float) -> bool:
+        """Write now, or let reports gather while every worker is busy with a ready job.
+
+        Under load this turns one transaction per job into one per few milliseconds; a lone
+        job (the latency case) is written at once because nothing else is running.
+        """
+        if self._needs_claim():
+            return True
+        if not self._batch:
+            return False
+        if self._stopping or not self._running or (self.pool.idle > 0 and not self._ready):
+            return True
+        return len(self._batch.finishes) >= 64 or now - self._batch_since >= self.cfg.batch_s
+
+    def _needs_claim(self) -> bool:
+        if not self._maybe_work or self._stopping:
+            return False
+        return len(self._ready) <= max(self.pool.idle, 1) + self.cfg.low_water
 
     def _drain_wake(self) -> None:
         try:
@@ -126,6 +161,8 @@ class Dispatcher:
 
     def _fold(self, events: Sequence[PoolEvent]) -> None:
         b = self._batch
+        if events and not b:
+            self._batch_since = time.monotonic()
         for ev in events:
             if isinstance(ev, JobStarted):
                 b.started[ev.uuid] = (int(ev.at * 1000), self.cfg.host, ev.pid)
@@ -208,7 +245,7 @@ class Dispatcher:
 
     def _flush_and_claim(self) -> None:
         want = 0
-        if self._maybe_work and not self._stopping:
+        if self._needs_claim():
             want = max(0, self.pool.idle + self._prefetch() - len(self._ready))
             # Cleared before the claim: a wake-up arriving during it sets the flag again.
             self._maybe_work = False
@@ -234,7 +271,7 @@ class Dispatcher:
             self._maybe_work = True  # there may be more
 
     def _prefetch(self) -> int:
-        return max(1, self.pool.idle)
+        return self.cfg.prefetch
 
     def _announce_ended(self, uuids: list[str]) -> None:
         if uuids:

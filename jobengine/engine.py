@@ -93,6 +93,8 @@ class Engine:
             keep_finished_ms=int(self.keep_finished.total_seconds() * 1000),
             max_finished=self.max_finished,
             allowed_modules=self.allowed_modules,
+            prefetch=max(32, 8 * self.workers),
+            low_water=self.workers,
         )
         dispatcher = Dispatcher(self.store, pool, self.hub, self.clock, cfg)
         self.hub.on_new = dispatcher.wake

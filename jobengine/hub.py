@@ -13,6 +13,26 @@ from jobengine.store.notify import Notifier
 logger = logging.getLogger(__name__)
 
 
+class Waiter:
+    """One waiting thread: its event, and the jobs announced as ended since it last looked."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.ended: set[str] = set()
+        self._lock = threading.Lock()
+
+    def take(self) -> set[str]:
+        with self._lock:
+            out, self.ended = self.ended, set()
+            self.event.clear()
+        return out
+
+    def mark(self, uuids: Iterable[str]) -> None:
+        with self._lock:
+            self.ended.update(uuids)
+        self.event.set()
+
+
 class Hub:
     """Routes 'job ended', 'new work' and 'cancel' signals to the threads that care.
 
@@ -23,32 +43,35 @@ class Hub:
     def __init__(self, notifier_factory: Callable[[], Notifier]) -> None:
         self._notifier_factory = notifier_factory
         self._lock = threading.Lock()
-        self._interest: dict[str, set[threading.Event]] = {}
+        self._interest: dict[str, set[Waiter]] = {}
         self.on_new: Callable[[], None] | None = None
         self.on_cancel: Callable[[list[str]], None] | None = None
         self._thread: threading.Thread | None = None
         self._stop_r, self._stop_w = -1, -1
 
-    def watch(self, uuids: Iterable[str], event: threading.Event) -> None:
+    def watch(self, uuids: Iterable[str], waiter: Waiter) -> None:
         self.ensure_listening()
         with self._lock:
             for u in uuids:
-                self._interest.setdefault(u, set()).add(event)
+                self._interest.setdefault(u, set()).add(waiter)
 
-    def unwatch(self, uuids: Iterable[str], event: threading.Event) -> None:
+    def unwatch(self, uuids: Iterable[str], waiter: Waiter) -> None:
         with self._lock:
             for u in uuids:
-                events = self._interest.get(u)
-                if events is not None:
-                    events.discard(event)
-                    if not events:
+                waiters = self._interest.get(u)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
                         del self._interest[u]
 
     def ended(self, uuids: Iterable[str]) -> None:
+        hits: dict[Waiter, list[str]] = {}
         with self._lock:
-            hit = [ev for u in uuids for ev in self._interest.get(u, ())]
-        for ev in hit:
-            ev.set()
+            for u in uuids:
+                for w in self._interest.get(u, ()):
+                    hits.setdefault(w, []).append(u)
+        for w, done in hits.items():
+            w.mark(done)
 
     def ensure_listening(self) -> None:
         """Start the listener thread once; cheap to call again."""

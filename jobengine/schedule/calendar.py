@@ -38,7 +38,7 @@ class Calendar:
     """The day filters (`static_ok`) and repeat periods (`period_ok`) of spec section 3."""
 
     __slots__ = (
-        "_months",
+        "_next",
         "anchor",
         "day_in_month",
         "days_period",
@@ -66,8 +66,8 @@ class Calendar:
         self.needs_date = bool(self.month_mask or self.day_in_month or self.week_in_month)
         self.days_period = schedule.days_repeat_period
         self.weeks_period = schedule.weeks_period if schedule.weeks_period > 1 else 0
-        # year * 12 + month -> (qualifying days of that month, first day of the next month)
-        self._months: dict[int, tuple[tuple[int, ...], int]] = {}
+        # day -> first day at or after it passing the month-based filters (filled a month at a time)
+        self._next: dict[int, int] = {}
 
     def is_static(self, day: int) -> bool:
         """Return whether a day passes the date, weekday, month and day-of-month filters."""
@@ -95,37 +95,36 @@ class Calendar:
         if day > self.last:
             return NEVER
         if self.needs_date:
-            when = date.fromordinal(day)
-            key = when.year * 12 + when.month
-            month = self._months.get(key)
-            if month is None:
-                month = self._month(when.year, when.month, day - when.day)
-            days, following = month
-            return next((found for found in days if found >= day), following)
+            found = self._next.get(day)
+            return self._fill_month(day) if found is None else found
         if self.weekday_mask:
             weekday = (day - 1) % 7
             if not self.weekday_mask >> weekday & 1:
                 return day + self.weekday_jump[weekday]
         return day
 
-    def _month(self, year: int, month: int, base: int) -> tuple[tuple[int, ...], int]:
-        """Return the days of a month passing the static filters and the next month's first day.
+    def _fill_month(self, day: int) -> int:
+        """Record, for every day of `day`'s month, the first qualifying day at or after it.
 
-        `base` is the ordinal of the day before the month's first day.
+        Days past the month's last qualifying day point at the next month's first day,
+        which the search then checks in turn.
         """
-        if len(self._months) > 1024:
-            self._months.clear()
-        following = base + days_in_month(year, month) + 1
-        days: tuple[int, ...] = ()
-        if not self.month_mask or self.month_mask >> month & 1:
-            low, high = self._month_days(year, month)
-            days = tuple(
-                base + mday
-                for mday in range(low, high + 1)
-                if not self.weekday_mask or self.weekday_mask >> ((base + mday - 1) % 7) & 1
-            )
-        self._months[year * 12 + month] = (days, following)
-        return days, following
+        if len(self._next) > 8192:
+            self._next.clear()
+        when = date.fromordinal(day)
+        base = day - when.day  # the day before the 1st
+        following = base + days_in_month(when.year, when.month) + 1
+        low, high = self._month_days(when.year, when.month)
+        mask, weekdays = self.month_mask, self.weekday_mask
+        if mask and not mask >> when.month & 1:
+            low, high = 1, 0  # the whole month is filtered out
+        target = following
+        for mday in range(following - base - 1, 0, -1):
+            ordinal = base + mday
+            if low <= mday <= high and (not weekdays or weekdays >> ((ordinal - 1) % 7) & 1):
+                target = ordinal
+            self._next[ordinal] = target
+        return self._next[day]
 
     def _month_days(self, year: int, month: int) -> tuple[int, int]:
         """Return the range of month days the day-in-month and week-in-month filters allow."""

@@ -144,7 +144,8 @@ class Schedule:
         start = zone.from_datetime(after)
         # a scheduler often asks "what next after the start just made": convert once
         begin = start if last_begin is after else self._instant(last_begin)
-        found = nextrun.next_run(self._plan, start, begin, self._instant(last_end))
+        end = start if last_end is after else self._instant(last_end)
+        found = nextrun.next_run(self._plan, start, begin, end)
         return None if found is None else zone.to_datetime(found, after.tzinfo)
 
     def deadline(self, run_start: datetime) -> datetime | None:

@@ -20,11 +20,11 @@ def next_run(plan: Plan, after: int, last_begin: int | None, last_end: int | Non
     """
     if last_begin is not None and last_begin > after:
         after = last_begin  # nothing is due before the clock passes the last start
-    today = wall_day(plan, after)
+    today = plan.zone.to_wall(after) // DAY_US + 1
     rd = None
     if last_begin is not None:
         rd = run_day(plan, last_begin, today if last_begin == after else None)
-    day = plan.openings(today)[0]
+    day = today - 1 if plan.crosses else today
     limit = min(day + HORIZON_DAYS, NEVER - 2)
     best = _NONE
     while (found := plan.calendar.next_day(day, rd, limit)) is not None:

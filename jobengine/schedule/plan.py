@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from jobengine.schedule.calendar import Calendar
 from jobengine.schedule.window import Window
-from jobengine.schedule.zone import DAY_US, Zone, zone_info
+from jobengine.schedule.zone import DAY_US, zone_for
 
 if TYPE_CHECKING:
     from jobengine.schedule.model import Schedule
@@ -20,7 +20,7 @@ class Plan:
     __slots__ = ("_bounds", "calendar", "crosses", "windows", "zone")
 
     def __init__(self, schedule: Schedule) -> None:
-        self.zone = Zone(zone_info(schedule.timezone))
+        self.zone = zone_for(schedule.timezone)
         self.calendar = Calendar(schedule)
         dailies = schedule.detailed_daily_schedules or (schedule,)
         self.windows = tuple(Window(daily) for daily in dailies)

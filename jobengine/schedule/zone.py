@@ -116,7 +116,7 @@ class Zone:
         """
         offset = self._days.get(day, _UNSET)
         if offset is _UNSET:
-            if len(self._days) > 4096:
+            if len(self._days) > 16384:  # ~45 years of days; shared by every schedule in the zone
                 self._days.clear()
                 self._midnights.clear()
             first, second = self._midnight(day), self._midnight(day + 1)
@@ -136,9 +136,11 @@ class Zone:
         A repeated wall time (fall back) gives its first occurrence; a skipped one (spring
         forward) gives the first valid instant after the gap, the transition itself.
         """
-        offset = self.day_offset(wall // DAY_US + 1)
+        offset = self._days.get(wall // DAY_US + 1, _UNSET)
+        if offset is _UNSET:
+            offset = self.day_offset(wall // DAY_US + 1)
         if offset is not None:
-            return wall - offset
+            return wall - offset  # type: ignore[operator]
         before, after = self._wall_offset(wall, 0), self._wall_offset(wall, 1)
         if before >= after:  # unique (equal) or repeated: fold 0 is the earlier instant
             return wall - before
@@ -172,12 +174,22 @@ class Zone:
 
     def to_wall(self, instant: int) -> int:
         """Return the wall time of an instant."""
-        guess = self.day_offset((instant // DAY_US) + 1)
-        if guess is not None:
-            day = self.day_offset((instant + guess) // DAY_US + 1)
-            if day == guess:
-                return instant + guess
-        return instant + self.utc_offset(instant)
+        wall = self._plain_wall(instant)
+        return instant + self.utc_offset(instant) if wall is None else wall
+
+    def _plain_wall(self, instant: int) -> int | None:
+        """Return the wall time of an instant on a day without a transition, else None."""
+        days = self._days
+        guess = days.get(instant // DAY_US + 1, _UNSET)
+        if guess is _UNSET:
+            guess = self.day_offset(instant // DAY_US + 1)
+        if guess is None:
+            return None
+        wall = instant + guess  # type: ignore[operator]
+        offset = days.get(wall // DAY_US + 1, _UNSET)
+        if offset is _UNSET:
+            offset = self.day_offset(wall // DAY_US + 1)
+        return wall if offset == guess else None
 
     def from_datetime(self, at: datetime) -> int:
         """Return the instant of a datetime; a naive one is wall time here (PEP 495 fold)."""
@@ -187,14 +199,25 @@ class Zone:
 
     def to_datetime(self, instant: int, like: tzinfo | None) -> datetime:
         """Return an instant as an aware datetime in `like`, or as naive wall time here if None."""
-        if like is None:
-            offset = self.day_offset(instant // DAY_US + 1)
-            if offset is not None and self.day_offset((instant + offset) // DAY_US + 1) == offset:
-                seconds, micro = divmod(instant + offset, US)
-                # an unambiguous day: plain arithmetic, no fold to carry
-                return _WALL_EPOCH + timedelta(0, seconds - _UNIX_EPOCH_S, micro)
+        if like is None and (wall := self._plain_wall(instant)) is not None:
+            seconds, micro = divmod(wall, US)
+            # a day without a transition: plain arithmetic, no fold to carry
+            return _WALL_EPOCH + timedelta(0, seconds - _UNIX_EPOCH_S, micro)
         seconds, micro = divmod(instant, US)
         at = datetime.fromtimestamp(seconds - _UNIX_EPOCH_S, like or self.tz)
         if micro:
             at = at.replace(microsecond=micro)
         return at.replace(tzinfo=None) if like is None else at
+
+
+@lru_cache(maxsize=64)
+def zone_for(name: str | None) -> Zone:
+    """Return the shared Zone for an IANA name (None: the local zone).
+
+    Shared per process like zoneinfo's own cache, so every schedule in a zone reuses the
+    per-day offsets the others have looked up.
+
+    Raises:
+        ScheduleError: the name is not a known IANA zone.
+    """
+    return Zone(zone_info(name))

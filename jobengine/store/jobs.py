@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any
 
 import peewee
@@ -31,12 +31,14 @@ def _record(row: dict[str, Any]) -> JobRecord:
     return JobRecord(**{name: row[name] for name in _RECORD_FIELDS})
 
 
+_BOOL_COLUMNS = [i for i, f in enumerate(fields(JobRecord)) if f.type in ("bool", bool)]
+
+
 def _from_tuple(row: Sequence[Any]) -> JobRecord:
-    rec = JobRecord(*row)
-    # SQLite hands booleans back as 0/1.
-    if not isinstance(rec.key_held, bool) or not isinstance(rec.cancel_requested, bool):
-        rec = replace(rec, key_held=bool(rec.key_held), cancel_requested=bool(rec.cancel_requested))
-    return rec
+    values = list(row)
+    for i in _BOOL_COLUMNS:
+        values[i] = bool(values[i])  # SQLite hands booleans back as 0/1
+    return JobRecord(*values)
 
 
 class JobStore:

@@ -68,8 +68,9 @@ def up(migrator, db):  # type: ignore[no-untyped-def]
         "WHERE key_held"
     )
     # The claim query walks this index: runnable jobs by priority, then arrival.
+    # (No queue column in it: a claim for any queue must walk it in order, with no sort.)
     db.execute_sql(
-        "CREATE INDEX background_job_claimable ON background_job (queue, priority DESC, id) "
+        "CREATE INDEX background_job_claimable ON background_job (priority DESC, id) "
         "WHERE state = 'ACTIVE' AND claimed_by IS NULL"
     )
     db.execute_sql(

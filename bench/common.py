@@ -1,0 +1,244 @@
+"""Shared pieces of the background-job benchmark: results, statistics, subprocesses, Redis."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKERS = 2
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = 6379
+
+
+class Unavailable(Exception):
+    """A system cannot run here (not installed, server down); the message says why."""
+
+
+@dataclass
+class Throughput:
+    """One enqueue + drain run."""
+
+    enqueue_rate: float  # jobs/s over the single enqueue calls
+    drain_rate: float  # jobs/s from worker start until every result is stored
+    first_result: float | None = None  # seconds from worker start to the first stored result
+
+
+@dataclass
+class Config:
+    n: int
+    latency_n: int
+    warmup: int
+    repeats: int
+    huey_notify: bool = False
+
+
+@dataclass
+class SystemResult:
+    """Everything measured for one system over all repeats."""
+
+    name: str
+    unavailable: str | None = None
+    errors: list[str] = field(default_factory=list)
+    throughput: list[Throughput] = field(default_factory=list)
+    p50: list[float] = field(default_factory=list)  # seconds, one per repeat
+    p99: list[float] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.unavailable is None and not self.errors
+
+    def median(self, what: str) -> float | None:
+        if what in ("p50", "p99"):
+            values = getattr(self, what)
+        else:
+            values = [getattr(t, what) for t in self.throughput]
+            values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    """Nearest-rank percentile (p99 of 300 samples is the 297th smallest)."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def time_latency(run_one: Callable[[int], object], count: int, warmup: int) -> list[float]:
+    """Run `run_one(i)` (enqueue, then block on its result) sequentially; return the timings."""
+    for i in range(warmup):
+        check_result(run_one(i), i)
+    samples = []
+    for i in range(count):
+        t0 = time.perf_counter()
+        value = run_one(i)
+        samples.append(time.perf_counter() - t0)
+        check_result(value, i)
+    return samples
+
+
+def check_result(value: object, expected: int) -> None:
+    if value != expected:
+        raise RuntimeError(f"job returned {value!r}, expected {expected!r}")
+
+
+def wait_for_count(
+    count: Callable[[], int],
+    n: int,
+    timeout: float,
+    alive: Callable[[], None] = lambda: None,
+    interval: float = 0.005,
+) -> float | None:
+    """Poll `count()` until it reaches n; return the time of the first non-zero count.
+
+    `alive()` raises when the worker died, so a broken peer fails fast instead of timing out.
+    """
+    deadline = time.perf_counter() + timeout
+    first = None
+    while True:
+        got = count()
+        if got and first is None:
+            first = time.perf_counter()
+        if got >= n:
+            return first
+        alive()
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"only {got} of {n} results stored after {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def drain_timeout(n: int) -> float:
+    return 60 + n / 50
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for worker subprocesses: the repository root importable (for bench.*)."""
+    env = dict(os.environ)
+    parts = [str(ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(parts))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+class Worker:
+    """A worker subprocess in its own session, with its output in a log file."""
+
+    def __init__(self, proc: subprocess.Popen, log_path: Path):
+        self.proc = proc
+        self.log_path = log_path
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def check_alive(self) -> None:
+        code = self.proc.poll()
+        if code is not None:
+            raise RuntimeError(f"worker exited with code {code}:\n{self.log_tail()}")
+
+
+@contextmanager
+def worker_process(
+    cmd: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> Iterator[Worker]:
+    """Start `cmd` as a new process group; on exit stop it (SIGTERM, then SIGKILL the group)."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env or subprocess_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield Worker(proc, log_path)
+    finally:
+        stop_process_group(proc)
+
+
+def stop_process_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """Ask the leader to stop, wait, then kill whatever is left of its process group."""
+    pgid = proc.pid  # start_new_session=True: the leader's pid is the group id
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            _killpg(pgid)
+            proc.wait()
+    _killpg(pgid)  # children the leader left behind
+
+
+def _killpg(pgid: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def python_cmd(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+# --- Redis -----------------------------------------------------------------------------------
+
+
+def redis_client(db: int = 0):
+    import redis
+
+    return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db, socket_timeout=5)
+
+
+def redis_url(db: int) -> str:
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+
+
+class RedisDatabases:
+    """Hands out Redis databases that are empty when taken, so flushing them loses nobody's data."""
+
+    def __init__(self):
+        self.reason: str | None = None
+        self._free: list[int] = []
+        self.taken: list[int] = []
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            self.reason = "redis-py is not installed"
+            return
+        try:
+            client = redis_client()
+            client.ping()
+            count = int(client.config_get("databases").get("databases", 16))
+        except Exception as exc:
+            self.reason = f"Redis at {REDIS_HOST}:{REDIS_PORT} is not reachable ({exc})"
+            return
+        # From the top down: low numbers are the ones applications usually use.
+        self._free = [db for db in range(count - 1, 0, -1) if redis_client(db).dbsize() == 0]
+
+    def take(self, k: int) -> list[int]:
+        if self.reason:
+            raise Unavailable(self.reason)
+        if len(self._free) < k:
+            raise Unavailable(f"fewer than {k} empty Redis databases left")
+        dbs, self._free = self._free[:k], self._free[k:]
+        self.taken += dbs
+        return dbs
+
+    def flush_taken(self) -> None:
+        for db in self.taken:
+            try:
+                redis_client(db).flushdb()
+            except Exception as exc:
+                print(f"warning: could not flush Redis db {db}: {exc}")
