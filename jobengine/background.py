@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid as uuidlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -140,6 +140,7 @@ class BackgroundJobs:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._store = engine.store
+        self._functions: dict[str, Callable[..., Any]] = {}  # resolved (and allowed) methods
 
     def execute(
         self,
@@ -211,10 +212,12 @@ class BackgroundJobs:
         if not isinstance(key, str):
             raise JobEngineError(f"key={key!r}: a key is a string")
         path = method_path(method)
-        func = resolve(path, self._engine.allowed_modules)
+        func = self._functions.get(path)
+        if func is None:
+            func = self._functions[path] = resolve(path, self._engine.allowed_modules)
         check_arguments(path, func, args, kwargs)
         encoded_args = codec.dumps(args, what="args")
-        encoded_kwargs = codec.dumps(kwargs, what="kwargs")
+        encoded_kwargs = codec.dumps(kwargs, what="kwargs") if kwargs else "{}"
         now_ms = to_ms(self._engine.clock.now())
         run_after_ms = now_ms
         if delay is not None:

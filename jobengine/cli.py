@@ -29,7 +29,8 @@ RET_JOB_FAILED = 2  # the job ended FAILED
 RET_JOB_CANCELED = 3  # the job ended CANCELED
 RET_TIMEOUT = 4  # waiting ran out of time
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output keeps whole uuids and texts on one line instead of rich's 80 columns.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DB_OPTION = click.option(
@@ -294,6 +295,10 @@ def _find(engine: Any, uuid: str) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes print one line and exit non-zero, never a traceback."""
+    # Job methods are named by import path, so the project the command runs in must import:
+    # put the working directory on sys.path, as `python -m` would (workers inherit it).
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         cli.main(args=argv, prog_name="jobengine", standalone_mode=False)
     except click.exceptions.Abort:
