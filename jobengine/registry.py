@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from jobengine.errors import JobEngineError, RegistryError
+from jobengine.errors import JobEngineError, RegistryError, ScheduleError
 from jobengine.methods import is_allowed
 from jobengine.schedule import Schedule
 
@@ -168,6 +168,11 @@ def _job(name: str, node: yaml.Node, file: str, line: int) -> JobMetadata:
             )
         try:
             values[key] = _field(key, _value(vnode))
+        except ScheduleError as exc:
+            spot, suffix = _schedule_spot(vnode, exc.field)
+            raise RegistryError(
+                str(exc), file=file, line=spot, field=f"{name}.{key}{suffix}"
+            ) from exc
         except JobEngineError as exc:
             raise RegistryError(
                 str(exc), file=file, line=vnode.start_mark.line + 1, field=f"{name}.{key}"
@@ -189,6 +194,15 @@ def _job(name: str, node: yaml.Node, file: str, line: int) -> JobMetadata:
         line=line,
         **{("restart" if k == "restart_on_failure" else k): v for k, v in values.items()},
     )
+
+
+def _schedule_spot(node: yaml.Node, field: str) -> tuple[int, str]:
+    """The line and dotted suffix of a bad schedule field, or the schedule's own line."""
+    if isinstance(node, yaml.MappingNode):
+        for knode, vnode in node.value:
+            if knode.value == field:
+                return vnode.start_mark.line + 1, f".{field}"
+    return node.start_mark.line + 1, ""
 
 
 def _field(key: str, value: Any) -> Any:
