@@ -118,6 +118,7 @@ def _stop_signals(stop: threading.Event) -> Iterator[None]:
 
 @cli.command()
 @DB_OPTION
+@REGISTRY_OPTION
 @click.argument("method")
 @click.argument("args", nargs=-1)
 @click.option("--key", default="", help="Exclusivity key: one active job per (method, key).")
@@ -127,6 +128,7 @@ def _stop_signals(stop: threading.Event) -> Iterator[None]:
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after seconds.")
 def submit(
     db: str,
+    registry: str,
     method: str,
     args: tuple[str, ...],
     key: str,
@@ -136,7 +138,9 @@ def submit(
     timeout: float | None,
 ) -> None:
     """Launch METHOD (module:function) with ARGS (JSON where they parse, else strings)."""
-    engine = _engine(db)
+    # With the registry loaded, a method outside its allowed_modules is refused here and now,
+    # not later by the engine that would run it.
+    engine = _engine(db, registry=registry if os.path.isdir(registry) else None)
     try:
         job = engine.background.execute(
             method,
@@ -273,6 +277,55 @@ def cancel(db: str, uuid: str) -> None:
         )
     finally:
         engine.close()
+
+
+@cli.group()
+def schedule() -> None:
+    """Read the schedules the registry declares."""
+
+
+def _metadata(registry: str, name: str) -> Any:
+    from jobengine.registry import load
+
+    jobs = load(registry).jobs
+    if name not in jobs:
+        known = ", ".join(sorted(jobs)) or "none"
+        raise click.ClickException(f"no scheduled job {name!r} in {registry} (known: {known})")
+    return jobs[name]
+
+
+@schedule.command("describe")
+@REGISTRY_OPTION
+@click.argument("name")
+def schedule_describe(registry: str, name: str) -> None:
+    """Print NAME's schedule in words (1C structure)."""
+    out.print(str(_metadata(registry, name).schedule))
+
+
+@schedule.command("next")
+@REGISTRY_OPTION
+@click.argument("name")
+@click.option("--count", default=5, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--after", default=None, help="ISO date-time to start from (default: now).")
+def schedule_next(registry: str, name: str, count: int, after: str | None) -> None:
+    """Print NAME's next COUNT runs, each start taken as the last one (wall time of its zone)."""
+    sched = _metadata(registry, name).schedule
+    try:
+        at = datetime.fromisoformat(after) if after else datetime.now().astimezone()
+    except ValueError as exc:
+        raise click.ClickException(f"--after {after!r} is not an ISO date-time") from exc
+    last = None
+    for _ in range(count):
+        run = sched.next_run(at, last_begin=last)
+        if run is None:
+            out.print("(no more runs)")
+            return
+        deadline = sched.deadline(run)
+        out.print(
+            run.isoformat(sep=" ")
+            + (f"  finish by {deadline.isoformat(sep=' ')}" if deadline else "")
+        )
+        last, at = run, run
 
 
 @cli.command()
