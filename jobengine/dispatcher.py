@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jobengine.clock import Clock, to_ms
-from jobengine.events import JobFinished, JobMessage, JobProgress, JobSpec, JobStarted, PoolEvent
+from jobengine.events import (
+    JobFinished,
+    JobMessage,
+    JobProgress,
+    JobReturned,
+    JobSpec,
+    JobStarted,
+    PoolEvent,
+)
 from jobengine.hub import Hub
 from jobengine.methods import is_allowed
 from jobengine.pool import Pool
@@ -112,7 +120,8 @@ class Dispatcher:
     def _turn(self) -> None:
         now = time.monotonic()
         events = self.pool.wait(self._timeout(now), [self._wake_r])
-        self._drain_wake()
+        if self.pool.extras_ready:
+            self._drain_wake()
         self._fold(events)
         self._take_cancels()
         # Workers get their next job before any store write, so they run while it commits.
@@ -174,6 +183,12 @@ class Dispatcher:
                 self._running.pop(ev.uuid, None)
                 b.finishes.append(_finish(ev))
                 self._maybe_work = True  # a freed key may let a queued job run
+            elif isinstance(ev, JobReturned):
+                # Queued in a worker but never started: run it next, elsewhere (it keeps its
+                # claim; at shutdown the claim is released with the rest of _ready).
+                rec = self._running.pop(ev.uuid, None)
+                if rec is not None:
+                    self._ready.appendleft(rec)
 
     def _take_cancels(self) -> None:
         with self._lock:
@@ -304,7 +319,7 @@ class Dispatcher:
 
     def _shutdown(self) -> None:
         try:
-            finished = self.pool.stop(self.cfg.grace_s)
+            finished = self.pool.stop(self.cfg.grace_s)  # given-back jobs return to _ready
             self._fold(finished)
             self.store.jobs.unclaim([r.uuid for r in self._ready])
             self._ready.clear()

@@ -42,7 +42,7 @@ class Engine:
         queues: Sequence[str] | None = None,
         clock: Clock | None = None,
         grace: float = 10.0,
-        max_jobs_per_worker: int | None = 1000,
+        max_jobs_per_worker: int | None = 10_000,
         allowed_modules: Sequence[str] | None = None,
     ) -> None:
         if workers < 1:
@@ -83,7 +83,12 @@ class Engine:
         from jobengine.pool import Pool
 
         self.store.engines.register(self.engine_id, self.host, os.getpid(), to_ms(self.clock.now()))
-        pool = Pool(self.workers, grace_s=self.grace, max_jobs_per_worker=self.max_jobs_per_worker)
+        pool = Pool(
+            self.workers,
+            grace_s=self.grace,
+            max_jobs_per_worker=self.max_jobs_per_worker,
+            pipeline=2,  # one job running and one queued per worker
+        )
         pool.start()
         cfg = DispatchConfig(
             engine_id=self.engine_id,

@@ -55,4 +55,15 @@ class JobFinished:
     retry_delay_s: float | None = None  # set when the job raised RetryLater
 
 
-PoolEvent = JobStarted | JobProgress | JobMessage | JobFinished
+@dataclass(frozen=True)
+class JobReturned:
+    """A job the pool had queued in a worker came back unstarted; run it elsewhere.
+
+    The worker gave it back (the job ahead of it lends its slot, or the pool is stopping) or the
+    worker died before it started. Nothing of it ran.
+    """
+
+    uuid: str
+
+
+PoolEvent = JobStarted | JobProgress | JobMessage | JobFinished | JobReturned

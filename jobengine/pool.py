@@ -2,6 +2,11 @@
 
 The engine's dispatcher thread submits jobs and calls `wait()`; the pool turns what workers
 report, worker deaths, cancels and deadlines into `PoolEvent`s. Only the caller writes the store.
+
+Each worker holds up to `pipeline` jobs: one running and the rest queued in its pipe, so it starts
+the next job without waiting for the dispatcher. A queued job never started; when it cannot run
+there (the job ahead lends its slot, the worker died, the pool stops) it comes back as
+`JobReturned` for the caller to run elsewhere.
 """
 
 from __future__ import annotations
@@ -9,25 +14,42 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import selectors
 import signal
+import socket
+import struct
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import multiprocess
-from multiprocess import connection, util
+from multiprocess import util
 
 from jobengine.errors import ErrorInfo, JobEngineError
-from jobengine.events import JobFinished, JobSpec, JobStarted, PoolEvent
+from jobengine.events import JobFinished, JobReturned, JobSpec, JobStarted, PoolEvent
 from jobengine.state import JobState
-from jobengine.worker import STOP, SlotChange, decode_report, encode_job, worker_main
+from jobengine.worker import (
+    CANCELED_BEFORE_START,
+    STOP,
+    SlotChange,
+    decode_report,
+    encode_job,
+    worker_main,
+)
 
 logger = logging.getLogger(__name__)
 
 CONTEXTS = ("forkserver", "spawn")
 _BATCH = 256  # most messages read from one worker per wait()
 _JOIN_S = 5.0  # how long to wait for a killed or stopped worker to be reaped
+# A job is queued only behind one that started less than this ago, and jobs queued behind one
+# running longer come back to run elsewhere: the queue saves round trips for short jobs without
+# holding any job long behind a slow one.
+QUEUE_BEHIND_S = 0.1
+_READ_CAP = 1 << 20  # most bytes buffered from one worker per read
+_HEADER = struct.Struct("!i")  # multiprocess Connection framing: 4-byte size...
+_BIG_HEADER = struct.Struct("!Q")  # ...or -1 then an 8-byte size
 
 
 class PoolError(JobEngineError):
@@ -37,6 +59,9 @@ class PoolError(JobEngineError):
 @dataclass
 class _Job:
     spec: JobSpec
+    seq: int  # the how-many-th job sent to its worker; names it in the worker's stop requests
+    is_cancel_requested: bool = False  # asked to stop, for any reason
+    is_canceled: bool = False  # by cancel(): should it come back unstarted, it ends CANCELED
     started: float | None = None  # monotonic, when the worker reported the start
     kill_at: float | None = None  # monotonic; set once the job was asked to stop
     stop_reason: str = ""  # why it was asked to stop
@@ -53,15 +78,38 @@ class _Job:
 class _Worker:
     process: Any
     conn: Any
-    flag: Any  # shared byte: 1 asks the current job to stop
-    job: _Job | None = None
+    shared: Any  # int64 array: stop requests for jobs by number, then "give back up to" number
+    wakeup: Any  # write end of the pipe that asks the worker to give back jobs now
+    jobs: list[_Job] = field(default_factory=list)  # in flight, in order; the first one runs
+    sent: int = 0  # jobs sent so far
     jobs_done: int = 0
     is_retiring: bool = False  # told to exit (or exits by itself); takes no more jobs
     is_open: bool = True  # its pipe has not reached EOF
+    reader: socket.socket | None = None  # a dup of the pipe, read without blocking
+    inbuf: bytearray | None = None  # bytes read but not yet a whole message
+
+    @property
+    def job(self) -> _Job | None:
+        """The job running (or about to start) in this worker."""
+        return self.jobs[0] if self.jobs else None
+
+    def find(self, uuid: str) -> _Job | None:
+        return next((job for job in self.jobs if job.spec.uuid == uuid), None)
+
+    def takes_queue(self, now: float) -> bool:
+        """Whether a job may queue behind the running one (see QUEUE_BEHIND_S)."""
+        job = self.jobs[0]
+        return not (
+            self.is_retiring
+            or job.is_lending
+            or job.is_cancel_requested
+            or job.kill_at is not None
+            or (job.started is not None and now - job.started >= QUEUE_BEHIND_S)
+        )
 
 
 class Pool:
-    """N worker processes, each running one background job at a time.
+    """N worker processes, each running one background job at a time with more queued.
 
     Not thread-safe: one thread (the engine's dispatcher) makes every call.
     """
@@ -71,8 +119,9 @@ class Pool:
         workers: int,
         *,
         grace_s: float = 10.0,
-        max_jobs_per_worker: int | None = 1000,
+        max_jobs_per_worker: int | None = 10_000,
         context: str = "forkserver",
+        pipeline: int = 2,
     ) -> None:
         if workers < 1:
             raise PoolError(f"workers must be at least 1, got {workers!r}")
@@ -80,15 +129,23 @@ class Pool:
             raise PoolError(f"context must be one of {CONTEXTS}, got {context!r}")
         if max_jobs_per_worker is not None and max_jobs_per_worker < 1:
             raise PoolError(f"max_jobs_per_worker must be at least 1, got {max_jobs_per_worker!r}")
+        if pipeline < 1:
+            raise PoolError(f"pipeline must be at least 1, got {pipeline!r}")
         self._size = workers
         self._grace_s = grace_s
         self._max_jobs = max_jobs_per_worker
+        self._pipeline = pipeline  # jobs a worker holds: one running, the rest queued
         self._context_name = context
         self._ctx = multiprocess.get_context(context)
         self._workers: list[_Worker] = []
         self._by_uuid: dict[str, _Worker] = {}
         self._is_running = False
         self._is_stopping = False
+        # One epoll set kept across waits: building a selector per wait() cost more than the
+        # rest of a dispatcher turn.
+        self._selector = selectors.DefaultSelector()
+        self._extras: dict[int, object] = {}
+        self.extras_ready: list[object] = []  # which of wait()'s `extra` were readable
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -104,12 +161,13 @@ class Pool:
         util.Finalize(self, _kill_all, args=(self._workers,), exitpriority=10)
         self._fill()
 
-    def stop(self, grace_s: float | None = None) -> list[JobFinished]:
+    def stop(self, grace_s: float | None = None) -> list[JobFinished | JobReturned]:
         """Stop taking jobs, cancel the running ones, wait up to `grace_s`, then kill them.
 
         Returns:
-            The outcomes of the jobs that were running (CANCELED when they honoured the cancel
-            or were killed).
+            The outcomes of the jobs that were running (`JobFinished`, CANCELED when they
+            honoured the cancel or were killed) and a `JobReturned` for each job that was queued
+            and never started.
         """
         if not self._is_running:
             return []
@@ -117,33 +175,62 @@ class Pool:
         grace = self._grace_s if grace_s is None else grace_s
         now = time.monotonic()
         for worker in list(self._workers):
-            if worker.job is not None:
-                self._ask_to_stop(worker, "engine stopping", now, grace)
+            job = worker.job
+            if job is not None:
+                self._ask_to_stop(worker, job, "engine stopping", now, grace)
+                self._give_back(worker, every=True)  # and the head too, should it not start
             else:
                 self._retire(worker)
-        finished: list[JobFinished] = []
-        while any(worker.job is not None for worker in self._workers):
+        settled: list[JobFinished | JobReturned] = []
+        while any(worker.jobs for worker in self._workers):
             events = self.wait(grace + _JOIN_S)
-            finished.extend(event for event in events if isinstance(event, JobFinished))
+            settled.extend(e for e in events if isinstance(e, JobFinished | JobReturned))
         for worker in list(self._workers):
             self._retire(worker)
         for worker in list(self._workers):
             self._join(worker)
         self._is_running = False
-        return finished
+        return settled
 
     # -- dispatching ----------------------------------------------------------------------------
 
     @property
     def idle(self) -> int:
-        """How many jobs `submit` takes right now (idle workers plus slots lent by waiting jobs)."""
+        """How many jobs `submit` takes right now.
+
+        Workers that may start a job (up to N, temporary ones for slots lent by waiting jobs
+        included) take `pipeline` jobs each; a busy worker takes `pipeline` minus what it holds,
+        or none while its running job lends its slot or is being stopped.
+        """
         if not self._is_running or self._is_stopping:
             return 0
-        busy = sum(1 for w in self._workers if w.job is not None and not w.job.is_lending)
-        return max(0, self._size - busy)
+        now = time.monotonic()
+        starts = self._size  # workers that may start a job now
+        queue = 0
+        empty: list[_Worker] = []
+        for w in self._workers:
+            job = w.job
+            if job is None:
+                if not w.is_retiring:
+                    empty.append(w)
+            elif not job.is_lending:
+                starts -= 1
+                if w.takes_queue(now):
+                    queue += self._room(w)
+        if starts <= 0:
+            return queue
+        return queue + sum(self._room(w) for w in empty[:starts]) + max(0, starts - len(empty))
+
+    def _room(self, worker: _Worker) -> int:
+        """How many more jobs `worker` may hold: never more than it runs before it exits."""
+        cap = self._pipeline
+        if self._max_jobs is not None:
+            cap = min(cap, self._max_jobs - worker.jobs_done)
+        return max(0, cap - len(worker.jobs))
 
     def submit(self, spec: JobSpec) -> None:
-        """Hand `spec` to an idle worker, starting a temporary one for a lent slot.
+        """Hand `spec` to a worker: an idle one first, else a temporary one for a lent slot,
+        else the queue of the least loaded busy one.
 
         Raises:
             PoolError: no idle slot, the pool is not running, or the job already runs here.
@@ -152,26 +239,51 @@ class Pool:
             raise PoolError(f"no idle worker for job {spec.uuid} ({spec.method})")
         if spec.uuid in self._by_uuid:
             raise PoolError(f"job {spec.uuid} ({spec.method}) already runs in this pool")
-        worker = next((w for w in self._workers if w.job is None and not w.is_retiring), None)
-        if worker is None:
-            worker = self._spawn()
-        worker.flag.value = 0
-        worker.job = _Job(spec)
+        worker = self._pick()
+        worker.sent += 1
+        worker.jobs.append(_Job(spec, worker.sent))
         self._by_uuid[spec.uuid] = worker
         try:
             worker.conn.send_bytes(encode_job(spec))
         except OSError:
-            # The worker died under us; wait() reaps it and reports the job FAILED.
+            # The worker died under us; wait() reaps it and reports the job.
             logger.warning("worker %s gone before job %s (%s)", worker.process.pid, *_ids(spec))
+
+    def _pick(self) -> _Worker:
+        now = time.monotonic()
+        busy = 0
+        empty: list[_Worker] = []
+        queues: list[_Worker] = []
+        for w in self._workers:
+            job = w.job
+            if job is None:
+                if not w.is_retiring:
+                    empty.append(w)
+            elif not job.is_lending:
+                busy += 1
+                if w.takes_queue(now) and self._room(w) > 0:
+                    queues.append(w)
+        if busy < self._size:
+            return empty[0] if empty else self._spawn()  # the spawn takes a lent slot
+        return min(queues, key=lambda w: len(w.jobs))
 
     def cancel(self, uuid: str) -> None:
         """Ask the job to stop; kill its worker if it still runs after the grace period.
 
-        Unknown or finished jobs are ignored: the outcome may already be on its way.
+        A queued job is dropped unstarted and reported CANCELED. Unknown or finished jobs are
+        ignored: the outcome may already be on its way.
         """
         worker = self._by_uuid.get(uuid)
-        if worker is not None and worker.job is not None and worker.job.kill_at is None:
-            self._ask_to_stop(worker, "cancel requested", time.monotonic(), self._grace_s)
+        job = None if worker is None else worker.find(uuid)
+        if worker is None or job is None or job.is_cancel_requested or job.kill_at is not None:
+            return
+        job.is_canceled = True
+        if job is worker.job:
+            self._ask_to_stop(worker, job, "cancel requested", time.monotonic(), self._grace_s)
+        else:  # queued: the worker drops it, or asks it to stop should it have started already
+            job.is_cancel_requested = True
+            job.stop_reason = "cancel requested"
+            worker.shared[job.seq % self._pipeline] = job.seq
 
     @property
     def pids(self) -> list[int]:
@@ -179,7 +291,7 @@ class Pool:
         return [worker.process.pid for worker in self._workers]
 
     def running(self) -> dict[str, int]:
-        """Map each running job's uuid to its worker's pid."""
+        """Map each job in flight (running or queued) to its worker's pid."""
         return {uuid: worker.process.pid for uuid, worker in self._by_uuid.items()}
 
     # -- waiting --------------------------------------------------------------------------------
@@ -188,65 +300,114 @@ class Pool:
         """Block until a worker reports, one of `extra` is readable, a timer is due, or timeout.
 
         Handles worker deaths, kills after a grace period, deadlines and recycling on the way.
+        The readable members of `extra` are left in `extras_ready`.
 
         Returns:
             What happened, oldest first; possibly nothing.
         """
         events: list[PoolEvent] = []
+        self.extras_ready = []
         self._fire_timers(time.monotonic(), events)
-        conns = {id(w.conn): w for w in self._workers if w.is_open}
-        sentinels = {w.process.sentinel: w for w in self._workers}
-        handles = [w.conn for w in conns.values()] + list(sentinels)
+        self._watch_extras(extra)
         timeout = 0.0 if events else self._timeout(timeout_s, time.monotonic())
-        ready = connection.wait([*handles, *extra], timeout)
-        for handle in ready:
-            worker = conns.get(id(handle))
-            if worker is not None:
-                self._read(worker, events)
-        for handle in ready:
-            worker = sentinels.get(handle) if isinstance(handle, int) else None
-            if worker is not None and worker in self._workers:
+        ready = self._selector.select(timeout)
+        dead: list[_Worker] = []
+        for key, _ in ready:
+            kind, obj = key.data
+            if kind == "conn" and obj in self._workers:
+                self._read(obj, events)
+            elif kind == "sentinel":
+                dead.append(obj)
+            elif kind == "extra":
+                self.extras_ready.append(obj)
+        for worker in dead:
+            if worker in self._workers:
                 self._reap(worker, events)
         self._fire_timers(time.monotonic(), events)
         return events
 
+    def _watch_extras(self, extra: Sequence[object]) -> None:
+        for obj in extra:
+            fd = obj if isinstance(obj, int) else obj.fileno()  # type: ignore[attr-defined]
+            if fd not in self._extras:
+                self._selector.register(fd, selectors.EVENT_READ, ("extra", obj))
+                self._extras[fd] = obj
+
     def _timeout(self, timeout_s: float, now: float) -> float:
-        timers = [t for w in self._workers if w.job is not None for t in _timers(w.job)]
+        timers = [t for w in self._workers if w.jobs for t in _timers(w.jobs[0])]
+        timers += [t for w in self._workers if (t := self._give_back_at(w)) is not None]
         if timers:
             timeout_s = min(timeout_s, min(timers) - now)
         return max(0.0, timeout_s)
 
     def _read(self, worker: _Worker, events: list[PoolEvent]) -> None:
-        """Handle the messages waiting on the worker's pipe, a bounded batch at a time."""
-        try:
-            for _ in range(_BATCH):  # so a job flooding progress cannot starve the others
-                self._handle(worker, decode_report(worker.conn.recv_bytes()), events)
-                if not worker.conn.poll():
-                    return
-        except (EOFError, OSError):
-            worker.is_open = False  # exiting; its sentinel tells when it is gone
+        """Handle the whole messages waiting on the worker's pipe, a bounded batch at a time.
+
+        The pipe is read without blocking into a buffer and split into messages here (the
+        framing of multiprocess's Connection), which saves a poll() per message.
+        """
+        for data in self._frames(worker, _BATCH):
+            self._handle(worker, decode_report(data), events)
+
+    def _frames(self, worker: _Worker, limit: int) -> list[bytes]:
+        buf, reader = worker.inbuf, worker.reader
+        assert buf is not None and reader is not None
+        while worker.is_open and len(buf) < _READ_CAP:
+            try:
+                chunk = reader.recv(65536, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                worker.is_open = False  # exiting; its sentinel tells when it is gone
+                break
+            buf += chunk
+        out: list[bytes] = []
+        while len(out) < limit and len(buf) >= 4:
+            (size,) = _HEADER.unpack_from(buf)
+            start = 4
+            if size == -1:
+                if len(buf) < 12:
+                    break
+                (size,) = _BIG_HEADER.unpack_from(buf, 4)
+                start = 12
+            if len(buf) < start + size:
+                break
+            out.append(bytes(buf[start : start + size]))
+            del buf[: start + size]
+        return out
 
     def _handle(
         self, worker: _Worker, report: PoolEvent | SlotChange, events: list[PoolEvent]
     ) -> None:
-        job = worker.job
-        if job is None or report.uuid != job.spec.uuid:
+        job = worker.find(report.uuid)
+        if job is None:
             return  # stale: a job already settled by a kill
         if isinstance(report, SlotChange):
             job.is_lending = report.is_lent
+            if job.is_lending:
+                self._give_back(worker)  # nothing may wait behind a job that waits on others
             self._trim()
             return
         if isinstance(report, JobStarted):
             job.started = time.monotonic()
+            if job.is_cancel_requested and job.kill_at is None:  # canceled while queued
+                self._ask_to_stop(worker, job, job.stop_reason, job.started, self._grace_s)
         elif isinstance(report, JobFinished):
             report = self._finish(worker, job, report)
+        elif isinstance(report, JobReturned):
+            self._release(worker, job)
+            if job.is_canceled:
+                at = time.time()
+                report = JobFinished(job.spec.uuid, JobState.CANCELED, at, error=_unstarted())
         events.append(report)
 
     def _finish(self, worker: _Worker, job: _Job, report: JobFinished) -> JobFinished:
-        if report.state is JobState.CANCELED and job.stop_reason:
+        if report.state is JobState.CANCELED and job.stop_reason and job.started is not None:
             message = f"{job.stop_reason}; the job stopped on request"
             report = JobFinished(report.uuid, report.state, report.at, error=_canceled(message))
-        self._release(worker)
+        self._release(worker, job)
         worker.jobs_done += 1
         if self._max_jobs is not None and worker.jobs_done >= self._max_jobs:
             worker.is_retiring = True  # it exits by itself after this job
@@ -261,22 +422,53 @@ class Pool:
             job = worker.job
             if job is None:
                 continue
+            give_back_at = self._give_back_at(worker)
+            if give_back_at is not None and now >= give_back_at:
+                self._give_back(worker)
             deadline = job.deadline()
             if job.kill_at is None and deadline is not None and now >= deadline:
                 reason = f"deadline exceeded: timeout {job.spec.timeout_s:g} s"
-                self._ask_to_stop(worker, reason, now, self._grace_s)
+                self._ask_to_stop(worker, job, reason, now, self._grace_s)
             if job.kill_at is not None and now >= job.kill_at:
                 self._kill(worker, events)
 
-    def _ask_to_stop(self, worker: _Worker, reason: str, now: float, grace_s: float) -> None:
-        job = worker.job
-        assert job is not None
-        worker.flag.value = 1
+    def _ask_to_stop(
+        self, worker: _Worker, job: _Job, reason: str, now: float, grace_s: float
+    ) -> None:
+        """Ask the worker's running (or about to start) job to stop; kill it after `grace_s`."""
+        worker.shared[job.seq % self._pipeline] = job.seq
+        job.is_cancel_requested = True
         if job.kill_at is None or now + grace_s < job.kill_at:
             job.kill_at = now + grace_s
             job.grace_s = grace_s
         job.stop_reason = job.stop_reason or reason
         logger.info("asked job %s (%s) to stop: %s", *_ids(job.spec), reason)
+        if job is worker.job:
+            self._give_back(worker)
+
+    def _give_back_at(self, worker: _Worker) -> float | None:
+        """When the jobs queued behind a long-running job are to come back, if any are queued."""
+        head = worker.job
+        if head is None or head.started is None or len(worker.jobs) == 1:
+            return None
+        if worker.shared[self._pipeline] >= worker.sent:
+            return None  # asked already
+        return head.started + QUEUE_BEHIND_S
+
+    def _give_back(self, worker: _Worker, *, every: bool = False) -> None:
+        """Ask the worker for the jobs it has not started; each comes back as `JobReturned`.
+
+        Those queued behind a job that has started, or with `every` the first one too should
+        it not have started yet.
+        """
+        head = worker.job
+        if head is None or worker.shared[self._pipeline] >= worker.sent:
+            return
+        if not every and (head.started is None or len(worker.jobs) == 1):
+            return  # the first job may be starting: it must not come back
+        worker.shared[self._pipeline] = worker.sent
+        with contextlib.suppress(OSError):  # gone: its sentinel reports it
+            worker.wakeup.send_bytes(b"")
 
     def _kill(self, worker: _Worker, events: list[PoolEvent]) -> None:
         """Kill the worker's process group, settle its job CANCELED and replace the worker."""
@@ -291,11 +483,16 @@ class Pool:
                 JobFinished(job.spec.uuid, JobState.CANCELED, time.time(), error=_canceled(message))
             )
             logger.warning("killed job %s (%s): %s", *_ids(job.spec), message)
-            self._release(worker)
+            self._release(worker, job)
+        for other in list(worker.jobs):  # a job that started once the target had finished
+            if other.started is not None:
+                message = f"worker killed to stop job {job.spec.uuid}"
+                self._lost(worker, other, ErrorInfo("WorkerDied", message), events)
+        self._return_queued(worker, events)
         self._remove(worker)
 
     def _reap(self, worker: _Worker, events: list[PoolEvent]) -> None:
-        """Handle a worker that exited: its job (if any) failed; start a replacement."""
+        """Handle a worker that exited: its running job failed, queued ones come back."""
         self._drain(worker, events)
         worker.process.join(_JOIN_S)
         code = worker.process.exitcode
@@ -303,36 +500,55 @@ class Pool:
         if job is not None:
             _kill_group(worker.process.pid, is_alive=False)  # what the job started dies too
             message = f"worker process exited with code {_describe_exit(code)}"
-            error = ErrorInfo("WorkerDied", message)
-            events.append(JobFinished(job.spec.uuid, JobState.FAILED, time.time(), error=error))
-            logger.error("job %s (%s) failed: %s", *_ids(job.spec), message)
-            self._release(worker)
+            self._lost(worker, job, ErrorInfo("WorkerDied", message), events)
+            self._return_queued(worker, events)
         elif not worker.is_retiring:
             logger.warning("idle worker %s exited with code %s", worker.process.pid, code)
         self._remove(worker)
 
+    def _lost(self, worker: _Worker, job: _Job, error: ErrorInfo, events: list[PoolEvent]) -> None:
+        events.append(JobFinished(job.spec.uuid, JobState.FAILED, time.time(), error=error))
+        logger.error("job %s (%s) failed: %s", *_ids(job.spec), error.message)
+        self._release(worker, job)
+
+    def _return_queued(self, worker: _Worker, events: list[PoolEvent]) -> None:
+        """Settle the jobs queued in a dead worker: they never started."""
+        for job in list(worker.jobs):
+            self._release(worker, job)
+            if job.is_canceled:
+                at = time.time()
+                events.append(JobFinished(job.spec.uuid, JobState.CANCELED, at, error=_unstarted()))
+            else:
+                events.append(JobReturned(job.spec.uuid))
+
     def _drain(self, worker: _Worker, events: list[PoolEvent]) -> None:
-        # poll() never blocks: a job's forked grandchild may keep the pipe open.
-        try:
-            while worker.is_open and worker.conn.poll():
-                self._handle(worker, decode_report(worker.conn.recv_bytes()), events)
-        except (EOFError, OSError):
-            worker.is_open = False
+        # Never blocks: a job's forked grandchild may keep the pipe open.
+        while True:
+            frames = self._frames(worker, _BATCH)
+            if not frames:
+                return
+            for data in frames:
+                self._handle(worker, decode_report(data), events)
 
     # -- worker bookkeeping ---------------------------------------------------------------------
 
     def _spawn(self) -> _Worker:
         parent_conn, child_conn = self._ctx.Pipe()
-        flag = self._ctx.RawValue("b", 0)
+        wakeup_r, wakeup_w = self._ctx.Pipe(duplex=False)
+        shared = self._ctx.RawArray("q", self._pipeline + 1)
         process = self._ctx.Process(
             target=worker_main,
-            args=(child_conn, flag, self._max_jobs),
+            args=(child_conn, shared, wakeup_r, self._max_jobs),
             name="jobengine-worker",
         )
         process.start()
         child_conn.close()
-        worker = _Worker(process, parent_conn, flag)
+        wakeup_r.close()
+        reader = socket.socket(fileno=os.dup(parent_conn.fileno()))
+        worker = _Worker(process, parent_conn, shared, wakeup_w, reader=reader, inbuf=bytearray())
         self._workers.append(worker)
+        self._selector.register(reader, selectors.EVENT_READ, ("conn", worker))
+        self._selector.register(process.sentinel, selectors.EVENT_READ, ("sentinel", worker))
         return worker
 
     def _fill(self) -> None:
@@ -348,7 +564,7 @@ class Pool:
 
     def _trim(self) -> None:
         """Retire idle workers beyond the slots free now (temporary ones started for lent slots)."""
-        busy = sum(1 for w in self._workers if w.job is not None and not w.job.is_lending)
+        busy = sum(1 for w in self._workers if w.jobs and not w.jobs[0].is_lending)
         free = [w for w in self._workers if w.job is None and not w.is_retiring]
         for worker in free[max(0, self._size - busy) :]:
             self._retire(worker)
@@ -360,15 +576,25 @@ class Pool:
         with contextlib.suppress(OSError):  # already gone: its sentinel reports it
             worker.conn.send_bytes(STOP)
 
-    def _release(self, worker: _Worker) -> None:
-        assert worker.job is not None
-        self._by_uuid.pop(worker.job.spec.uuid, None)
-        worker.job = None
+    def _release(self, worker: _Worker, job: _Job) -> None:
+        worker.jobs.remove(job)
+        self._by_uuid.pop(job.spec.uuid, None)
 
     def _remove(self, worker: _Worker) -> None:
-        self._workers.remove(worker)
-        worker.conn.close()
+        self._forget(worker)
         self._fill()
+
+    def _forget(self, worker: _Worker) -> None:
+        """Drop a finished worker: out of the list, the selector, and its pipe closed."""
+        self._workers.remove(worker)
+        for obj in (worker.reader, worker.process.sentinel):
+            if obj is not None:
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    self._selector.unregister(obj)
+        if worker.reader is not None:
+            worker.reader.close()
+        worker.conn.close()
+        worker.wakeup.close()
 
     def _join(self, worker: _Worker) -> None:
         worker.process.join(_JOIN_S)
@@ -376,8 +602,7 @@ class Pool:
             logger.warning("worker %s did not exit; killing it", worker.process.pid)
             _kill_group(worker.process.pid)
             worker.process.join(_JOIN_S)
-        self._workers.remove(worker)
-        worker.conn.close()
+        self._forget(worker)
 
 
 def _timers(job: _Job) -> list[float]:
@@ -389,6 +614,10 @@ def _timers(job: _Job) -> list[float]:
 
 def _canceled(message: str) -> ErrorInfo:
     return ErrorInfo("JobCanceled", message)
+
+
+def _unstarted() -> ErrorInfo:
+    return ErrorInfo("JobCanceled", CANCELED_BEFORE_START)
 
 
 def _ids(spec: JobSpec) -> tuple[str, str]:
@@ -425,6 +654,6 @@ def _kill_group(pid: int | None, *, is_alive: bool = True) -> None:
 def _kill_all(workers: list[_Worker]) -> None:
     """Last resort at exit: idle workers see their pipe close; busy ones are killed."""
     for worker in workers:
-        if worker.job is not None:
+        if worker.jobs:
             _kill_group(worker.process.pid)
         worker.conn.close()

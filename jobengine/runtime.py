@@ -28,6 +28,12 @@ class Channel(Protocol):
     def is_cancel_requested(self) -> bool:
         """Return True once the parent has asked the current job to stop."""
 
+    def set_lending(self, uuid: str, is_lent: bool) -> None:
+        """Tell the parent the job started (`is_lent`) or stopped lending its slot.
+
+        While it lends, the jobs queued behind it in this worker go back to the pool.
+        """
+
 
 # One job runs at a time in a worker process, and a job's own threads must see it too, so this is
 # a process-wide slot (a ContextVar would not reach threads the job starts).
@@ -99,18 +105,22 @@ class RunningJob:
 
     @contextmanager
     def lending_slot(self) -> Iterator[None]:
-        """Lend this job's pool slot while it blocks waiting on other jobs; nests."""
+        """Lend this job's pool slot while it blocks waiting on other jobs; nests.
+
+        Jobs the pool had queued behind this one in the same worker go back to the pool, so a
+        child job never waits behind the parent that waits on it.
+        """
         with self._lock:
             self._lending_depth += 1
             if self._lending_depth == 1:
-                self._channel.send(("L", self.uuid))
+                self._channel.set_lending(self.uuid, True)
         try:
             yield
         finally:
             with self._lock:
                 self._lending_depth -= 1
                 if self._lending_depth == 0:
-                    self._channel.send(("R", self.uuid))
+                    self._channel.set_lending(self.uuid, False)
 
 
 def current_job() -> RunningJob:

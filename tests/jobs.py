@@ -106,3 +106,109 @@ def lend_until_canceled() -> str:
 
 def kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+# -- used by tests/integration/test_background*.py ------------------------------------------------
+
+
+def echo(value: Any) -> Any:
+    return value
+
+
+def wait_for_file(path: str, timeout: float = 60.0) -> str:
+    """Block until `path` exists (the test creates it), then return its text."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear in {timeout} s")
+        time.sleep(0.01)
+    with open(path) as f:
+        return f.read()
+
+
+def record_span(path: str, tag: str, hold: float, release: str = "") -> str:
+    """Append "start <tag> <t>", hold the slot (`hold` s, or until `release` exists), "end"."""
+    with open(path, "a") as f:
+        f.write(f"start {tag} {time.time():.6f}\n")
+    if release:
+        wait_for_file(release)
+    else:
+        time.sleep(hold)
+    with open(path, "a") as f:
+        f.write(f"end {tag} {time.time():.6f}\n")
+    return tag
+
+
+def fail_deep(text: str) -> None:
+    """Fail two calls down, so the traceback names a helper function."""
+    _raise_from_helper(text)
+
+
+def _raise_from_helper(text: str) -> None:
+    raise JobError(text)
+
+
+def progress_until_file(path: str) -> str:
+    """Report progress and a message, wait for `path`, then report the rest."""
+    job = current_job()
+    job.progress(30, "waiting for the file")
+    job.message("first message")
+    wait_for_file(path)
+    job.message("second message")
+    job.progress(100, "done")
+    return "finished"
+
+
+def message_and_wait(path: str) -> None:
+    current_job().message("kept until purged")
+    wait_for_file(path)
+
+
+def fan_out(count: int) -> dict[str, Any]:
+    """Launch `count` children and wait on them (the parent lends its slot)."""
+    background = current_job().engine.background
+    children = [background.execute("tests.jobs:add", [i, i * 10]) for i in range(count)]
+    assert background.wait(children, timeout=60)
+    one = children[0].result()
+    return {
+        "total": sum(child.result() for child in children),
+        "first": one,
+        "children": [child.uuid for child in children],
+    }
+
+
+def echo_logged(folder: str, value: Any) -> Any:
+    """Return `value`; append this job's uuid to a file per engine tag and worker pid."""
+    tag = os.environ.get("JOBENGINE_TEST_TAG", "untagged")
+    with open(os.path.join(folder, f"{tag}-{os.getpid()}.log"), "a") as f:
+        f.write(current_job().uuid + "\n")
+    return value
+
+
+# -- used by tests/integration/test_pool.py (pipelining) ------------------------------------------
+
+
+def sleep_for(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def lend_until_file(path: str) -> str:
+    """Lend the slot (as a job waiting on children does) until `path` exists.
+
+    Creates `path` + ".lent" once lending, so a test knows when it started.
+    """
+    with lending_slot():
+        with open(path + ".lent", "w"):
+            pass
+        return wait_for_file(path)
+
+
+def launch_child_and_wait(delay: float) -> int:
+    """Launch a child, give the dispatcher `delay` s to queue it behind us, then wait on it."""
+    background = current_job().engine.background
+    child = background.execute("tests.jobs:add", [40, 2])
+    time.sleep(delay)
+    if not background.wait([child], timeout=20):
+        raise TimeoutError("the child did not finish: it is stuck behind its parent")
+    return int(child.result())

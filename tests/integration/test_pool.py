@@ -1,8 +1,10 @@
-"""The process pool with real worker processes: outcomes, deaths, cancels, deadlines, lending."""
+"""The process pool with real worker processes: outcomes, deaths, cancels, deadlines, lending,
+and pipelining (jobs queued in a worker behind the running one)."""
 
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import signal
 import socket
@@ -11,13 +13,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import multiprocess
 import pytest
 
-from jobengine.errors import JobEngineError
+from jobengine import pool as pool_module
+from jobengine.engine import Engine
+from jobengine.errors import ErrorInfo, JobEngineError
 from jobengine.events import (
     JobFinished,
     JobMessage,
     JobProgress,
+    JobReturned,
     JobSpec,
     JobStarted,
     PoolEvent,
@@ -25,6 +31,7 @@ from jobengine.events import (
 from jobengine.pool import Pool, PoolError
 from jobengine.runtime import current_job, lending_slot
 from jobengine.state import JobState
+from jobengine.worker import STOP, encode_job, worker_main
 
 E = TypeVar("E", JobStarted, JobFinished)
 MakePool = Callable[..., tuple[Pool, "Recorder"]]
@@ -104,8 +111,9 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> None
 
 
 @pytest.mark.timeout(60)
-def test_pool_runs_job_and_reports_start_and_result(make_pool: MakePool) -> None:
-    pool, rec = make_pool()
+@pytest.mark.parametrize("pipeline", [1, 2])
+def test_pool_runs_job_and_reports_start_and_result(make_pool: MakePool, pipeline: int) -> None:
+    pool, rec = make_pool(pipeline=pipeline)
     pool.submit(spec("a", "add", 2, 40))
     outcome = rec.finished("a")
     assert outcome.state is JobState.COMPLETED
@@ -113,7 +121,7 @@ def test_pool_runs_job_and_reports_start_and_result(make_pool: MakePool) -> None
     assert outcome.error is None
     assert rec.started("a").pid in pool.pids
     assert pool.running() == {}
-    assert pool.idle == 2
+    assert pool.idle == 2 * pipeline
 
 
 @pytest.mark.timeout(60)
@@ -206,9 +214,12 @@ def test_spawn_context_runs_jobs(make_pool: MakePool) -> None:
     assert rec.finished("s").result == "3"
 
 
-def test_submit_without_idle_slot_is_refused(make_pool: MakePool) -> None:
-    pool, _ = make_pool(1)
-    pool.submit(spec("busy", "sleep_forever"))
+@pytest.mark.parametrize("pipeline", [1, 2])
+def test_submit_without_idle_slot_is_refused(make_pool: MakePool, pipeline: int) -> None:
+    pool, _ = make_pool(1, pipeline=pipeline)
+    for i in range(pipeline):
+        assert pool.idle == pipeline - i
+        pool.submit(spec(f"busy{i}", "sleep_forever"))
     assert pool.idle == 0
     with pytest.raises(PoolError, match="no idle worker"):
         pool.submit(spec("more", "add", 1, 1))
@@ -229,8 +240,11 @@ def test_wait_returns_when_an_extra_handle_is_readable(make_pool: MakePool) -> N
 
 
 @pytest.mark.timeout(60)
-def test_os_exit_fails_the_job_and_a_replacement_runs_the_next(make_pool: MakePool) -> None:
-    pool, rec = make_pool(1)
+@pytest.mark.parametrize("pipeline", [1, 2])
+def test_os_exit_fails_the_job_and_a_replacement_runs_the_next(
+    make_pool: MakePool, pipeline: int
+) -> None:
+    pool, rec = make_pool(1, pipeline=pipeline)
     pool.submit(spec("exit", "os_exit", 3))
     outcome = rec.finished("exit")
     assert outcome.state is JobState.FAILED
@@ -239,7 +253,7 @@ def test_os_exit_fails_the_job_and_a_replacement_runs_the_next(make_pool: MakePo
         "WorkerDied",
         "worker process exited with code 3",
     )
-    assert pool.idle == 1
+    assert pool.idle == pipeline
     pool.submit(spec("next", "add", 1, 1))
     assert rec.finished("next").result == "2"
     assert rec.started("next").pid != rec.started("exit").pid
@@ -255,7 +269,7 @@ def test_kill_9_of_a_worker_mid_job_fails_the_job(make_pool: MakePool) -> None:
     assert outcome.state is JobState.FAILED
     assert outcome.error is not None
     assert outcome.error.message == "worker process exited with code -9 (SIGKILL)"
-    rec.until(lambda: pool.idle == 2 and len(pool.pids) == 2 and pid not in pool.pids)
+    rec.until(lambda: pool.idle == 4 and len(pool.pids) == 2 and pid not in pool.pids)
 
 
 # -- cancel, deadline, stop ----------------------------------------------------------------------
@@ -303,6 +317,7 @@ def test_job_that_sees_cancel_requested_ends_canceled_and_keeps_its_worker(
     assert outcome.error is not None
     assert outcome.error.message == "cancel requested; the job stopped on request"
     pool.submit(spec("late", "return_after_cancel"))
+    rec.started("late")  # canceled before it starts, it would not run at all
     pool.cancel("late")
     assert rec.finished("late", timeout_s=10).state is JobState.CANCELED
     assert rec.started("late").pid == pid
@@ -331,7 +346,9 @@ def test_stop_cancels_running_jobs_and_ends_every_worker(make_pool: MakePool) ->
     rec.started("sleeper")
     rec.started("coop")
     pids = pool.pids
-    outcomes = {o.uuid: o for o in pool.stop(grace_s=0.5)}
+    settled = pool.stop(grace_s=0.5)
+    outcomes = {o.uuid: o for o in settled if isinstance(o, JobFinished)}
+    assert len(outcomes) == len(settled)  # nothing was queued
     assert {uuid: o.state for uuid, o in outcomes.items()} == {
         "sleeper": JobState.CANCELED,
         "coop": JobState.CANCELED,
@@ -346,10 +363,11 @@ def test_stop_cancels_running_jobs_and_ends_every_worker(make_pool: MakePool) ->
 
 
 @pytest.mark.timeout(60)
-def test_worker_is_recycled_after_max_jobs(make_pool: MakePool) -> None:
-    pool, rec = make_pool(1, max_jobs_per_worker=2)
+@pytest.mark.parametrize("pipeline", [1, 2])
+def test_worker_is_recycled_after_max_jobs(make_pool: MakePool, pipeline: int) -> None:
+    pool, rec = make_pool(1, max_jobs_per_worker=2, pipeline=pipeline)
     for uuid in ("one", "two", "three"):
-        rec.until(lambda: pool.idle == 1)
+        rec.until(lambda: pool.idle > 0)
         pool.submit(spec(uuid, "add", 1, 1))
         assert rec.finished(uuid).state is JobState.COMPLETED
     pids = [rec.started(uuid).pid for uuid in ("one", "two", "three")]
@@ -361,7 +379,7 @@ def test_worker_is_recycled_after_max_jobs(make_pool: MakePool) -> None:
 def test_lending_slot_frees_a_slot_for_child_jobs_and_the_extra_worker_retires(
     make_pool: MakePool,
 ) -> None:
-    pool, rec = make_pool(1)
+    pool, rec = make_pool(1, pipeline=1)  # with 2, "child" would queue behind "parent"
     pool.submit(spec("parent", "lend_until_canceled"))
     rec.until(lambda: pool.idle == 1)
     pool.submit(spec("child", "add", 20, 22))
@@ -375,7 +393,7 @@ def test_lending_slot_frees_a_slot_for_child_jobs_and_the_extra_worker_retires(
 
 @pytest.mark.timeout(60)
 def test_killed_lending_job_gives_its_slot_back(make_pool: MakePool) -> None:
-    pool, rec = make_pool(1)
+    pool, rec = make_pool(1, pipeline=1)  # with 2, idle is 1 before the job lends as well
     pool.submit(spec("lender", "lend_and_sleep"))
     rec.until(lambda: pool.idle == 1)
     pool.cancel("lender")
@@ -383,3 +401,344 @@ def test_killed_lending_job_gives_its_slot_back(make_pool: MakePool) -> None:
     assert pool.idle == 1
     pool.submit(spec("next", "add", 0, 1))
     assert rec.finished("next").result == "1"
+
+
+# -- pipelining: jobs queued in a worker behind the running one ----------------------------------
+
+
+def returned(rec: Recorder, uuid: str) -> None:
+    rec.until(lambda: any(isinstance(e, JobReturned) and e.uuid == uuid for e in rec.events))
+
+
+@pytest.mark.timeout(60)
+def test_pipeline_must_be_at_least_one() -> None:
+    with pytest.raises(PoolError, match="pipeline must be at least 1"):
+        Pool(1, pipeline=0)
+
+
+@pytest.mark.timeout(60)
+def test_queued_jobs_prefer_an_empty_worker_and_start_without_a_submit(
+    make_pool: MakePool, tmp_path: Path
+) -> None:
+    pool, rec = make_pool(2, pipeline=2)
+    gate = str(tmp_path / "gate")
+    assert pool.idle == 4
+    pool.submit(spec("a", "wait_for_file", gate))
+    pool.submit(spec("b", "wait_for_file", gate))
+    assert pool.idle == 2
+    assert rec.started("a").pid != rec.started("b").pid  # not queued behind "a"
+    pool.submit(spec("c", "add", 1, 2))
+    pool.submit(spec("d", "add", 3, 4))
+    assert pool.idle == 0
+    assert set(pool.running()) == {"a", "b", "c", "d"}
+    Path(gate).touch()
+    assert rec.finished("c").result == "3"
+    assert rec.finished("d").result == "7"
+    assert {rec.started("c").pid, rec.started("d").pid} == set(pool.pids)
+    assert pool.idle == 4
+
+
+@pytest.mark.timeout(60)
+def test_lending_gives_queued_jobs_back_to_run_elsewhere(
+    make_pool: MakePool, tmp_path: Path
+) -> None:
+    pool, rec = make_pool(1, pipeline=2)
+    gate = str(tmp_path / "gate")
+    pool.submit(spec("parent", "lend_until_file", gate))
+    pool.submit(spec("child", "add", 20, 22))  # queued behind the parent
+    returned(rec, "child")
+    assert not any(isinstance(e, JobStarted) and e.uuid == "child" for e in rec.events)
+    assert "child" not in pool.running()
+    assert pool.idle == 1  # the lent slot
+    pool.submit(spec("child", "add", 20, 22))  # what the dispatcher does with it
+    assert rec.finished("child").result == "42"
+    assert rec.started("child").pid != rec.started("parent").pid
+    Path(gate).touch()
+    assert rec.finished("parent").state is JobState.COMPLETED
+    rec.until(lambda: len(pool.pids) == 1 and pool.idle == 2)
+
+
+@pytest.mark.timeout(60)
+def test_lending_worker_takes_no_queued_job_and_takes_them_again_after(
+    make_pool: MakePool, tmp_path: Path
+) -> None:
+    pool, rec = make_pool(1, pipeline=2)
+    gate = str(tmp_path / "gate")
+    pool.submit(spec("parent", "lend_until_file", gate))
+    wait_until(lambda: Path(gate + ".lent").exists())
+    rec.events.extend(pool.wait(0.5))  # reads the "lent" report, sent before the file
+    assert len(pool.pids) == 1 and pool.idle == 1
+    pool.submit(spec("child", "add", 1, 1))  # the lent slot: a temporary worker, not a queue
+    assert len(pool.pids) == 2
+    assert rec.finished("child").result == "2"
+    Path(gate).touch()
+    assert rec.finished("parent").state is JobState.COMPLETED
+    rec.until(lambda: len(pool.pids) == 1 and pool.idle == 2)
+    parent_pid = rec.started("parent").pid
+    pool.submit(spec("after1", "add", 1, 1))
+    pool.submit(spec("after2", "add", 2, 2))  # queued again: the pipe is the worker's again
+    assert rec.finished("after2").result == "4"
+    assert rec.started("after1").pid == rec.started("after2").pid == parent_pid
+
+
+def _recv(conn: object, timeout_s: float = WAIT_S) -> tuple[object, ...]:
+    assert conn.poll(timeout_s), "the worker sent nothing"  # type: ignore[attr-defined]
+    return marshal.loads(conn.recv_bytes())  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.mark.timeout(60)
+def test_worker_protocol_give_back_and_cancel_by_job_number(tmp_path: Path) -> None:
+    """The pipe protocol seen from the pool's side, with a worker alone."""
+    ctx = multiprocess.get_context("forkserver")
+    conn, child_conn = ctx.Pipe()
+    wakeup_r, wakeup_w = ctx.Pipe(duplex=False)
+    shared = ctx.RawArray("q", 3)  # pipeline 2
+    process = ctx.Process(target=worker_main, args=(child_conn, shared, wakeup_r, None))
+    process.start()
+    child_conn.close()
+    wakeup_r.close()
+    gate = str(tmp_path / "gate")
+    try:
+        conn.send_bytes(encode_job(spec("lender", "lend_until_file", gate)))  # job 1
+        conn.send_bytes(encode_job(spec("x", "add", 1, 1)))  # job 2, queued
+        assert _recv(conn)[:2] == ("S", "lender")
+        assert _recv(conn) == ("L", "lender")
+        shared[2] = 2  # give back up to job 2, now: the helper reads it off the pipe
+        wakeup_w.send_bytes(b"")
+        assert _recv(conn) == ("B", "x")
+        Path(gate).touch()
+        assert _recv(conn) == ("R", "lender")
+        assert _recv(conn)[:3] == ("F", "lender", "COMPLETED")
+        shared[4 % 2] = 4  # asks job 4 to stop
+        conn.send_bytes(encode_job(spec("y", "add", 2, 2)))  # job 3: runs
+        conn.send_bytes(encode_job(spec("z", "add", 3, 3)))  # job 4: dropped unstarted
+        assert _recv(conn)[:2] == ("S", "y")
+        finished = _recv(conn)
+        assert (finished[:3], finished[4]) == (("F", "y", "COMPLETED"), "4")
+        dropped = _recv(conn)
+        assert dropped[:3] == ("F", "z", "CANCELED")
+        assert dropped[5:7] == ("JobCanceled", "canceled before it started")
+        shared[2] = 5  # job 5 is given back by the main thread, which reads it
+        wakeup_w.send_bytes(b"")
+        conn.send_bytes(encode_job(spec("w", "add", 4, 4)))
+        assert _recv(conn) == ("B", "w")
+        conn.send_bytes(STOP)
+        process.join(10)
+        assert process.exitcode == 0
+    finally:
+        conn.close()
+        wakeup_w.close()
+        process.join(10)
+        if process.exitcode is None:
+            process.kill()
+            process.join(10)
+
+
+@pytest.mark.timeout(60)
+def test_jobs_queued_behind_a_long_running_job_come_back(
+    make_pool: MakePool, tmp_path: Path
+) -> None:
+    pool, rec = make_pool(2, pipeline=2)
+    gate = str(tmp_path / "gate")
+    pool.submit(spec("slow", "wait_for_file", gate))  # the first worker
+    pool.submit(spec("short", "sleep_for", 0.05))  # the second one
+    pool.submit(spec("behind", "add", 1, 1))  # queued behind "slow", the first of equals
+    assert pool.running()["behind"] == pool.running()["slow"]
+    returned(rec, "behind")  # QUEUE_BEHIND_S after "slow" started
+    assert not any(isinstance(e, JobStarted) and e.uuid == "behind" for e in rec.events)
+    rec.until(lambda: pool.idle == 2)  # the second worker only: "slow" takes no queue now
+    pool.submit(spec("behind", "add", 1, 1))
+    assert rec.finished("behind").result == "2"
+    assert rec.started("behind").pid == rec.started("short").pid
+    Path(gate).touch()
+    assert rec.finished("slow").state is JobState.COMPLETED
+
+
+@pytest.mark.timeout(60)
+def test_child_queued_behind_its_waiting_parent_completes_with_one_worker(
+    tmp_path: Path,
+) -> None:
+    engine = Engine(f"sqlite:///{tmp_path / 'jobs.db'}", workers=1, grace=1.0)
+    try:
+        engine.start()
+        # The parent sleeps before waiting, so the dispatcher queues the child behind it.
+        parent = engine.background.execute("tests.jobs:launch_child_and_wait", [0.5])
+        assert parent.result(timeout=40) == 42
+    finally:
+        engine.close()
+
+
+@pytest.mark.timeout(60)
+def test_cancel_of_a_queued_job_drops_it_unstarted(make_pool: MakePool, tmp_path: Path) -> None:
+    pool, rec = make_pool(1, pipeline=2)
+    gate = str(tmp_path / "gate")
+    pool.submit(spec("first", "wait_for_file", gate))
+    pool.submit(spec("queued", "add", 1, 1))
+    rec.started("first")
+    pool.cancel("queued")
+    assert pool.idle == 0  # its slot is free once the worker dropped it
+    Path(gate).touch()
+    outcome = rec.finished("queued")
+    assert outcome.state is JobState.CANCELED
+    assert outcome.error == ErrorInfo("JobCanceled", "canceled before it started")
+    assert not any(isinstance(e, JobStarted) and e.uuid == "queued" for e in rec.events)
+    assert rec.finished("first").state is JobState.COMPLETED
+    rec.until(lambda: pool.idle == 2)
+
+
+@pytest.mark.timeout(60)
+def test_cancel_of_the_running_job_gives_back_the_queued_one_and_spares_the_next(
+    make_pool: MakePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pool_module, "QUEUE_BEHIND_S", 30.0)
+    pool, rec = make_pool(1, pipeline=2, grace_s=30)
+    pool.submit(spec("coop", "check_cancel_loop"))
+    pool.submit(spec("queued", "add", 1, 1))
+    pid = rec.started("coop").pid
+    pool.cancel("coop")
+    assert pool.idle == 0  # a job being stopped takes nothing queued behind it
+    returned(rec, "queued")
+    assert rec.finished("coop", timeout_s=10).state is JobState.CANCELED
+    pool.submit(spec("next", "check_cancel_loop", timeout_s=0.5))  # it must not see the cancel
+    outcome = rec.finished("next", timeout_s=10)
+    assert outcome.error is not None
+    assert outcome.error.message.startswith("deadline exceeded")  # not "cancel requested"
+    assert rec.started("next").pid == pid
+
+
+def _sigkill(pool: Pool, rec: Recorder) -> None:
+    os.kill(rec.started("victim").pid, signal.SIGKILL)
+
+
+def _cancel(pool: Pool, rec: Recorder) -> None:
+    rec.started("victim")
+    pool.cancel("victim")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("victim", "action", "state", "message"),
+    [
+        (spec("victim", "os_exit", 3), None, JobState.FAILED, "worker process exited with code 3"),
+        (
+            spec("victim", "sleep_forever"),
+            _sigkill,
+            JobState.FAILED,
+            "worker process exited with code -9 (SIGKILL)",
+        ),
+        (
+            spec("victim", "sleep_forever"),
+            _cancel,
+            JobState.CANCELED,
+            "cancel requested; worker killed after grace",
+        ),
+        (
+            spec("victim", "sleep_forever", timeout_s=0.2),
+            None,
+            JobState.CANCELED,
+            "deadline exceeded: timeout 0.2 s; worker killed",
+        ),
+    ],
+    ids=["os_exit", "sigkill", "cancel", "deadline"],
+)
+def test_worker_death_returns_the_jobs_queued_in_it(
+    make_pool: MakePool,
+    victim: JobSpec,
+    action: Callable[[Pool, Recorder], None] | None,
+    state: JobState,
+    message: str,
+) -> None:
+    pool, rec = make_pool(1, pipeline=3)
+    pool.submit(victim)
+    pool.submit(spec("q1", "add", 1, 1))
+    pool.submit(spec("q2", "add", 1, 1))
+    if action is not None:
+        action(pool, rec)
+    outcome = rec.finished("victim")
+    assert outcome.state is state
+    assert outcome.error is not None and outcome.error.message.startswith(message)
+    returned(rec, "q1")
+    returned(rec, "q2")
+    assert not any(isinstance(e, JobStarted) and e.uuid in ("q1", "q2") for e in rec.events)
+    rec.until(lambda: pool.idle == 3 and len(pool.pids) == 1)
+    pool.submit(spec("q1", "add", 1, 1))
+    assert rec.finished("q1").result == "2"
+    assert rec.started("q1").pid != rec.started("victim").pid
+
+
+@pytest.mark.timeout(60)
+def test_deadline_of_a_queued_job_counts_from_its_start(
+    make_pool: MakePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pool_module, "QUEUE_BEHIND_S", 30.0)  # keep "queued" queued
+    pool, rec = make_pool(1, pipeline=2, grace_s=0.2)
+    pool.submit(spec("ahead", "sleep_for", 1.0))
+    pool.submit(spec("queued", "sleep_for", 0.3, timeout_s=0.8))
+    assert rec.finished("ahead").state is JobState.COMPLETED
+    assert rec.finished("queued").state is JobState.COMPLETED
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_never_holds_more_jobs_than_it_runs_before_recycling(
+    make_pool: MakePool,
+) -> None:
+    pool, rec = make_pool(1, pipeline=4, max_jobs_per_worker=3)
+    assert pool.idle == 3
+    for uuid in ("one", "two", "three"):
+        pool.submit(spec(uuid, "add", 1, 1))
+    assert pool.idle == 0
+    for uuid in ("one", "two", "three"):
+        assert rec.finished(uuid).state is JobState.COMPLETED
+    first = rec.started("one").pid
+    assert rec.started("two").pid == rec.started("three").pid == first
+    rec.until(lambda: pool.idle == 3 and pool.pids != [first])
+    pool.submit(spec("four", "add", 1, 1))
+    assert rec.started("four").pid != first
+
+
+@pytest.mark.timeout(60)
+def test_stop_returns_queued_jobs_and_cancels_running_ones(make_pool: MakePool) -> None:
+    pool, rec = make_pool(1, pipeline=3)
+    pool.submit(spec("sleeper", "sleep_forever"))
+    pool.submit(spec("q1", "add", 1, 1))
+    pool.submit(spec("q2", "add", 1, 1))
+    rec.started("sleeper")
+    pid = pool.pids[0]
+    settled = pool.stop(grace_s=0.3)
+    finished = [e for e in settled if isinstance(e, JobFinished)]
+    assert [(e.uuid, e.state) for e in finished] == [("sleeper", JobState.CANCELED)]
+    assert sorted(e.uuid for e in settled if isinstance(e, JobReturned)) == ["q1", "q2"]
+    assert pool.pids == [] and pool.idle == 0
+    wait_until(lambda: is_gone(pid))
+
+
+@pytest.mark.timeout(60)
+def test_stop_returns_queued_jobs_of_a_job_that_stops_on_request(make_pool: MakePool) -> None:
+    pool, rec = make_pool(1, pipeline=2)
+    pool.submit(spec("coop", "check_cancel_loop"))
+    pool.submit(spec("queued", "add", 1, 1))
+    rec.started("coop")
+    settled = pool.stop(grace_s=10)
+    assert sorted((type(e).__name__, e.uuid) for e in settled) == [
+        ("JobFinished", "coop"),
+        ("JobReturned", "queued"),
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_a_canceled_queued_job_given_back_ends_canceled(
+    make_pool: MakePool, tmp_path: Path
+) -> None:
+    pool, rec = make_pool(1, pipeline=2)
+    gate = str(tmp_path / "gate")
+    pool.submit(spec("parent", "lend_until_file", gate))
+    pool.submit(spec("queued", "add", 1, 1))
+    pool.cancel("queued")  # then the parent lends: "queued" comes back, but it was canceled
+    outcome = rec.finished("queued")
+    assert outcome.state is JobState.CANCELED
+    assert outcome.error == ErrorInfo("JobCanceled", "canceled before it started")
+    assert not any(
+        isinstance(e, JobReturned | JobStarted) and e.uuid == "queued" for e in rec.events
+    )
+    Path(gate).touch()
+    assert rec.finished("parent").state is JobState.COMPLETED

@@ -30,8 +30,7 @@ def run(tmp_path: Path, *args: str) -> tuple[int, str]:
 def test_describe_prints_the_1c_text(tmp_path: Path) -> None:
     assert run(tmp_path, "schedule", "describe", "LastDay") == (
         0,
-        "Every day; on the last day of the month; from 9:00:00 once a day, "
-        "finish in 600 seconds\n",
+        "Every day; on the last day of the month; from 9:00:00 once a day, finish in 600 seconds\n",
     )
 
 

@@ -1,0 +1,45 @@
+"""Fixtures for integration tests: engines closed at the end, subprocesses killed at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobengine import Engine
+from tests.integration.support import Procs
+
+MakeEngine = Callable[..., Engine]
+
+
+@pytest.fixture
+def make_engine() -> Iterator[MakeEngine]:
+    """Build engines (started unless start=False); every one is closed at the end of the test."""
+    engines: list[Engine] = []
+
+    def make(url: str, *, start: bool = True, **options: Any) -> Engine:
+        options.setdefault("workers", 2)
+        options.setdefault("grace", 1.0)
+        engine = Engine(url, **options)
+        engines.append(engine)
+        if start:
+            engine.start()
+        return engine
+
+    try:
+        yield make
+    finally:
+        for engine in reversed(engines):
+            engine.close()
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Procs]:
+    """Start subprocesses; the ones still running are killed (whole session) at the end."""
+    manager = Procs(tmp_path)
+    try:
+        yield manager
+    finally:
+        manager.close()
