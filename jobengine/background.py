@@ -336,7 +336,5 @@ class BackgroundJobs:
 
 def _current_job_uuid() -> str | None:
     """The uuid of the job this code runs in (a child job's parent), or None."""
-    try:
-        return runtime.current_job().uuid
-    except JobEngineError:
-        return None
+    job = runtime.running_job()
+    return job.uuid if job is not None else None

@@ -95,7 +95,14 @@ def dumps(value: Any, *, what: str = "value") -> str:
     Raises:
         SerializationError: naming the part of `value` that cannot be stored.
     """
-    return json.dumps(_encode(value, what), separators=(",", ":"), ensure_ascii=False)
+    if type(value) is list and all(type(v) in _PLAIN for v in value):
+        return _plain_encoder.encode(value)  # the common case: no tags, no walk in Python
+    return _plain_encoder.encode(_encode(value, what))
+
+
+# Exact types (not subclasses: an IntEnum or a str subclass takes the tagged path's checks).
+_PLAIN = frozenset({type(None), bool, int, str})
+_plain_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def loads(text: str | None) -> Any:

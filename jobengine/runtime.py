@@ -123,6 +123,11 @@ class RunningJob:
                     self._channel.set_lending(self.uuid, False)
 
 
+def running_job() -> RunningJob | None:
+    """The background job this code runs in, or None outside one (never raises)."""
+    return _current
+
+
 def current_job() -> RunningJob:
     """Return the background job this code runs in.
 

@@ -9,6 +9,7 @@ unique index on (method, key) WHERE key_held is the last line of defence on both
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
@@ -52,6 +53,17 @@ class JobStore:
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.db.execute_sql(sql, params).fetchall())
 
+    def _insert_one(self, params: Sequence[Any]) -> None:
+        """The hottest statement: on SQLite, straight to the driver (peewee's wrapper costs
+        more than a tenth of the insert); driver errors still become StoreError."""
+        if not self._sqlite or self.db.in_transaction():
+            self._exec(self.sql.insert, params)
+            return
+        try:
+            self.db.connection().execute(self.sql.insert, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not store the job: {exc}") from exc
+
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.db.execute_sql(sql, params)
 
@@ -75,7 +87,7 @@ class JobStore:
         """
         if not job.key:
             # One statement is its own transaction: no key, nothing else to check.
-            self._exec(self.sql.insert, (*_new_values(job), False, ACTIVE, 1, False, ""))
+            self._insert_one((*_new_values(job), False, ACTIVE, 1, False, ""))
             return _new_record(job, False), True
         with immediate(self.db):
             held = False
