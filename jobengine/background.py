@@ -35,6 +35,40 @@ class Progress:
     text: str
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How `execute` launches a job, apart from the method and its arguments."""
+
+    key: str = ""
+    description: str = ""
+    on_conflict: str = "error"
+    timeout: float | None = None
+    retry: Retry | None = None
+    priority: int = 0
+    delay: float | None = None
+    run_at: datetime | None = None
+    queue: str = "default"
+    scheduled_job: str | None = None
+
+    def check(self) -> None:
+        if self.on_conflict not in ON_CONFLICT:
+            raise JobEngineError(
+                f"on_conflict={self.on_conflict!r}: use one of {', '.join(ON_CONFLICT)}"
+            )
+        if self.timeout is not None and self.timeout <= 0:
+            raise JobEngineError(f"timeout={self.timeout!r}: give a positive number of seconds")
+        if not isinstance(self.key, str):
+            raise JobEngineError(f"key={self.key!r}: a key is a string")
+
+    def run_after_ms(self, now_ms: int) -> int:
+        """Not before: `delay` seconds from now and `run_at` (naive = local wall time)."""
+        at = now_ms if self.delay is None else now_ms + int(self.delay * 1000)
+        if self.run_at is not None:
+            run_at = self.run_at if self.run_at.tzinfo else self.run_at.astimezone()
+            at = max(at, to_ms(run_at))
+        return at
+
+
 class BackgroundJob:
     """A snapshot of one background job; `refresh()` re-reads it from the store."""
 
@@ -167,10 +201,7 @@ class BackgroundJobs:
             MethodError: the method is unknown, not allowed, or the arguments do not fit.
             SerializationError: an argument cannot be stored as JSON.
         """
-        new = self._prepare(
-            method,
-            list(args or []),
-            dict(kwargs or {}),
+        launch = Launch(
             key,
             description,
             on_conflict,
@@ -182,66 +213,38 @@ class BackgroundJobs:
             queue,
             scheduled_job,
         )
+        new = self._prepare(method, list(args or []), dict(kwargs or {}), launch)
         record, created = self._store.jobs.insert(new, on_conflict)
         if created:
             self._engine._announce_new()
         return BackgroundJob(self, record)
 
     def _prepare(
-        self,
-        method: MethodLike,
-        args: list[Any],
-        kwargs: dict[str, Any],
-        key: str,
-        description: str,
-        on_conflict: str,
-        timeout: float | None,
-        retry: Retry | None,
-        priority: int,
-        delay: float | None,
-        run_at: datetime | None,
-        queue: str,
-        scheduled_job: str | None,
+        self, method: MethodLike, args: list[Any], kwargs: dict[str, Any], launch: Launch
     ) -> NewJob:
-        if on_conflict not in ON_CONFLICT:
-            raise JobEngineError(
-                f"on_conflict={on_conflict!r}: use one of {', '.join(ON_CONFLICT)}"
-            )
-        if timeout is not None and timeout <= 0:
-            raise JobEngineError(f"timeout={timeout!r}: give a positive number of seconds")
-        if not isinstance(key, str):
-            raise JobEngineError(f"key={key!r}: a key is a string")
+        """Check everything `execute` may refuse, before anything is written."""
+        launch.check()
         path = method_path(method)
         func = self._functions.get(path)
         if func is None:
             func = self._functions[path] = resolve(path, self._engine.allowed_modules)
         check_arguments(path, func, args, kwargs)
-        encoded_args = codec.dumps(args, what="args")
-        encoded_kwargs = codec.dumps(kwargs, what="kwargs") if kwargs else "{}"
         now_ms = to_ms(self._engine.clock.now())
-        run_after_ms = now_ms
-        if delay is not None:
-            run_after_ms = now_ms + int(delay * 1000)
-        if run_at is not None:
-            if run_at.tzinfo is None:
-                run_at = run_at.astimezone()  # naive = local wall time
-            run_after_ms = max(run_after_ms, to_ms(run_at))
-        parent = _current_job_uuid()
         return NewJob(
             uuid=str(uuidlib.uuid4()),
             method=path,
-            args=encoded_args,
-            kwargs=encoded_kwargs,
+            args=codec.dumps(args, what="args"),
+            kwargs=codec.dumps(kwargs, what="kwargs") if kwargs else "{}",
             begin_ms=now_ms,
-            run_after_ms=run_after_ms,
-            key=key,
-            description=description,
-            queue=queue,
-            priority=int(priority),
-            retry=json.dumps(retry.__dict__) if retry is not None else None,
-            timeout_s=timeout,
-            scheduled_job=scheduled_job,
-            parent=parent,
+            run_after_ms=launch.run_after_ms(now_ms),
+            key=launch.key,
+            description=launch.description,
+            queue=launch.queue,
+            priority=int(launch.priority),
+            retry=json.dumps(launch.retry.__dict__) if launch.retry is not None else None,
+            timeout_s=launch.timeout,
+            scheduled_job=launch.scheduled_job,
+            parent=_current_job_uuid(),
         )
 
     def get(

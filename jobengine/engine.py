@@ -10,6 +10,7 @@ import uuid as uuidlib
 from collections.abc import Sequence
 from datetime import timedelta
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from jobengine.background import BackgroundJobs
 from jobengine.clock import Clock, SystemClock, to_ms
@@ -17,6 +18,9 @@ from jobengine.errors import JobEngineError
 from jobengine.hub import Hub
 from jobengine.registry import load as load_registry
 from jobengine.store import DEFAULT_URL, Store, pack
+
+if TYPE_CHECKING:  # imported in start(): a client engine never loads the pool
+    from jobengine.dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +70,7 @@ class Engine:
         self.background = BackgroundJobs(self)
         self.engine_id = str(uuidlib.uuid4())
         self.host = socket.gethostname()
-        self._dispatcher: object | None = None
+        self._dispatcher: Dispatcher | None = None
         self._checkpointer: threading.Thread | None = None
         self._checkpoint_stop = threading.Event()
         self._closed = False
@@ -119,9 +123,6 @@ class Engine:
         dispatcher = self._dispatcher
         if dispatcher is None:
             return
-        from jobengine.dispatcher import Dispatcher
-
-        assert isinstance(dispatcher, Dispatcher)
         self.hub.on_new = None
         self.hub.on_cancel = None
         dispatcher.stop()
@@ -178,11 +179,11 @@ class Engine:
         """A job was inserted: wake our dispatcher now, and other engines through the store."""
         dispatcher = self._dispatcher
         if dispatcher is not None:
-            dispatcher.wake()  # type: ignore[attr-defined]
+            dispatcher.wake()
         self.store.notifier.publish(["n"])
 
     def _announce_cancel(self, uuid: str) -> None:
         dispatcher = self._dispatcher
         if dispatcher is not None:
-            dispatcher.request_cancel([uuid])  # type: ignore[attr-defined]
+            dispatcher.request_cancel([uuid])
         self.store.notifier.publish(pack("c", [uuid]))

@@ -212,3 +212,19 @@ def launch_child_and_wait(delay: float) -> int:
     if not background.wait([child], timeout=20):
         raise TimeoutError("the child did not finish: it is stuck behind its parent")
     return int(child.result())
+
+
+def retry_until(attempts: int) -> int:
+    """Ask for another attempt until the `attempts`-th one, which returns its number."""
+    job = current_job()
+    if job.attempt < attempts:
+        raise RetryLater(delay=0.05)
+    return job.attempt
+
+
+def fail_until(attempts: int) -> int:
+    """Fail (a plain exception) until the `attempts`-th attempt."""
+    job = current_job()
+    if job.attempt < attempts:
+        raise ValueError(f"attempt {job.attempt} fails")
+    return job.attempt

@@ -28,10 +28,6 @@ _COLUMNS = [getattr(J, name) for name in _RECORD_FIELDS]
 ACTIVE = "ACTIVE"
 
 
-def _record(row: dict[str, Any]) -> JobRecord:
-    return JobRecord(**{name: row[name] for name in _RECORD_FIELDS})
-
-
 _BOOL_COLUMNS = [i for i, f in enumerate(fields(JobRecord)) if f.type in ("bool", bool)]
 
 
@@ -300,7 +296,7 @@ class JobStore:
     def claimed_by(self, engine_ids: Sequence[str]) -> list[JobRecord]:
         """ACTIVE jobs claimed by any of `engine_ids`."""
         rows = J.select(*_COLUMNS).where(J.claimed_by.in_(list(engine_ids)) & (J.state == ACTIVE))
-        return [_record(r) for r in rows.dicts()]
+        return [_from_tuple(r) for r in rows.tuples()]
 
     # -- read -----------------------------------------------------------------------------
 
@@ -337,7 +333,7 @@ class JobStore:
         query = query.order_by(J.id)
         if limit is not None:
             query = query.limit(limit)
-        return [_record(r) for r in query.dicts()]
+        return [_from_tuple(r) for r in query.tuples()]
 
     def messages(self, uuid: str) -> list[tuple[int, str]]:
         rows = M.select(M.at_ms, M.text).where(M.job_uuid == uuid).order_by(M.id).tuples()
