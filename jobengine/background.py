@@ -216,7 +216,8 @@ class BackgroundJobs:
         new = self._prepare(method, list(args or []), dict(kwargs or {}), launch)
         record, created = self._store.jobs.insert(new, on_conflict)
         if created:
-            self._engine._announce_new()
+            delayed = record.run_after_ms > record.begin_ms
+            self._engine._announce_new(record.run_after_ms if delayed else None)
         return BackgroundJob(self, record)
 
     def _prepare(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
 import time
@@ -76,7 +77,14 @@ class Dispatcher:
         self._running: dict[str, JobRecord] = {}
         self._batch = Batch()
         self._batch_since = 0.0
-        self._timers = {"poll": 0.0, "heartbeat": 0.0, "purge": 0.0, "settle": 0.0}
+        # Monotonic times of periodic work; "due" is when a delayed or retried job may run.
+        self._timers = {
+            "poll": 0.0,
+            "heartbeat": 0.0,
+            "purge": 0.0,
+            "settle": 0.0,
+            "due": math.inf,
+        }
         self._thread: threading.Thread | None = None
 
     # -- other threads ---------------------------------------------------------------------
@@ -85,8 +93,13 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._run, name="jobengine-dispatcher", daemon=True)
         self._thread.start()
 
-    def wake(self) -> None:
-        """New work may be there: claim at the next turn."""
+    def wake(self, at_ms: int | None = None) -> None:
+        """New work may be there: claim at the next turn, or at `at_ms` if that is later."""
+        if at_ms is not None:
+            delay_s = (at_ms - to_ms(self.clock.now())) / 1000
+            if delay_s > 0:
+                with self._lock:
+                    self._timers["due"] = min(self._timers["due"], time.monotonic() + delay_s)
         self._maybe_work = True
         # A full pipe means a wake-up is pending anyway.
         with contextlib.suppress(BlockingIOError, OSError):
@@ -213,6 +226,10 @@ class Dispatcher:
 
     def _timed(self, now: float) -> None:
         t = self._timers
+        if now >= t["due"]:
+            with self._lock:
+                t["due"] = math.inf
+            self._maybe_work = True
         if now >= t["poll"]:
             t["poll"] = now + self.cfg.poll_s
             self._maybe_work = True
@@ -279,8 +296,8 @@ class Dispatcher:
             self._batch = _merge(batch, self._batch)  # keep every report until it is stored
             raise
         self._announce_ended(recorded.ended)
-        if recorded.retried:
-            self._maybe_work = True
+        if recorded.retry_at_ms is not None:
+            self.wake(recorded.retry_at_ms)
         self._ready.extend(claimed)
         if want and len(claimed) == want:
             self._maybe_work = True  # there may be more

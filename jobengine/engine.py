@@ -175,12 +175,13 @@ class Engine:
 
     # -- signals from the managers -----------------------------------------------------------
 
-    def _announce_new(self) -> None:
-        """A job was inserted: wake our dispatcher now, and other engines through the store."""
+    def _announce_new(self, run_after_ms: int | None = None) -> None:
+        """A job was inserted: wake our dispatcher, and other engines through the store, now
+        or, for a delayed job, at its time."""
         dispatcher = self._dispatcher
         if dispatcher is not None:
-            dispatcher.wake()
-        self.store.notifier.publish(["n"])
+            dispatcher.wake(run_after_ms)
+        self.store.notifier.publish(["n" if run_after_ms is None else f"n {run_after_ms}"])
 
     def _announce_cancel(self, uuid: str) -> None:
         dispatcher = self._dispatcher

@@ -44,7 +44,7 @@ class Hub:
         self._notifier_factory = notifier_factory
         self._lock = threading.Lock()
         self._interest: dict[str, set[Waiter]] = {}
-        self.on_new: Callable[[], None] | None = None
+        self.on_new: Callable[[int | None], None] | None = None  # arg: when, if delayed
         self.on_cancel: Callable[[list[str]], None] | None = None
         self._thread: threading.Thread | None = None
         self._stop_r, self._stop_w = -1, -1
@@ -105,7 +105,7 @@ class Hub:
                 if kind == "d":
                     self.ended(uuids)
                 elif kind == "n" and self.on_new is not None:
-                    self.on_new()
+                    self.on_new(int(uuids[0]) if uuids else None)
                 elif kind == "c" and self.on_cancel is not None:
                     self.on_cancel(uuids)
             except Exception:

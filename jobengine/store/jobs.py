@@ -167,13 +167,13 @@ class JobStore:
             self._write_started(batch)
             self._write_progress(batch)
             self._run_many(self.sql.message, batch.messages)
-            ended, retried = self._write_finishes(batch.finishes)
+            recorded = self._write_finishes(batch.finishes)
             claimed = (
                 self._claim_in_txn(claim_for, claim_limit, now_ms, queues)
                 if claim_for and claim_limit > 0
                 else []
             )
-        return Recorded(ended, retried), claimed
+        return recorded, claimed
 
     def _write_started(self, batch: Batch) -> None:
         rows = [(ms, host, pid, uuid) for uuid, (ms, host, pid) in batch.started.items()]
@@ -183,11 +183,12 @@ class JobStore:
         rows = [(pct, text, uuid) for uuid, (pct, text) in batch.progress.items()]
         self._run_many(self.sql.progress, rows)
 
-    def _write_finishes(self, finishes: Sequence[Finish]) -> tuple[list[str], list[str]]:
+    def _write_finishes(self, finishes: Sequence[Finish]) -> Recorded:
         ended: list[str] = []
         retried: list[str] = []
+        retry_at: list[int] = []
         if not finishes:
-            return ended, retried
+            return Recorded(ended, retried)
         current: dict[str, dict[str, Any]] = {}
         uuids = [f.uuid for f in finishes]
         for i in range(0, len(uuids), 500):
@@ -210,7 +211,7 @@ class JobStore:
                 continue  # already settled elsewhere (cancel before start, dead-engine settle)
             delay = _retry_delay(fin, row)
             if delay is not None:
-                self._send_back(fin, row, delay)
+                retry_at.append(self._send_back(fin, row, delay))
                 retried.append(fin.uuid)
             elif row["key"]:
                 self._end(fin, row)
@@ -219,18 +220,21 @@ class JobStore:
                 plain.append(_end_params(fin))
                 ended.append(fin.uuid)
         self._run_many(self.sql.end, plain)
-        return ended, retried
+        return Recorded(ended, retried, min(retry_at, default=None))
 
-    def _send_back(self, fin: Finish, row: dict[str, Any], delay_s: float) -> None:
+    def _send_back(self, fin: Finish, row: dict[str, Any], delay_s: float) -> int:
+        """Queue the job again for its next attempt; returns when it may run."""
+        run_after_ms = fin.end_ms + int(delay_s * 1000)
         J.update(
             claimed_by=None,
             started_ms=None,
             attempt=row["attempt"] + 1,
-            run_after_ms=fin.end_ms + int(delay_s * 1000),
+            run_after_ms=run_after_ms,
             error_type=fin.error_type,
             error_message=fin.error_message,
             error_traceback=fin.error_traceback,
         ).where(J.uuid == fin.uuid).execute()
+        return run_after_ms
 
     def _end(self, fin: Finish, row: dict[str, Any]) -> None:
         self._lock_key(row["method"], row["key"])
@@ -263,7 +267,7 @@ class JobStore:
             Finish(u, state, now_ms, error_type=error[0], error_message=error[1]) for u in uuids
         ]
         with immediate(self.db):
-            ended, _ = self._write_finishes(finishes)
+            ended = self._write_finishes(finishes).ended
         return ended
 
     def request_cancel(self, uuid: str, now_ms: int) -> JobRecord | None:
