@@ -214,15 +214,7 @@ class Dispatcher:
                 if rec.uuid == uuid:
                     self._ready.remove(rec)
                     end_ms = to_ms(self.clock.now())
-                    self._batch.finishes.append(
-                        Finish(
-                            uuid,
-                            "CANCELED",
-                            end_ms,
-                            error_type="JobCanceled",
-                            error_message="canceled before it started",
-                        )
-                    )
+                    self._batch.finishes.append(Finish.canceled_before_start(uuid, end_ms))
 
     def _timed(self, now: float) -> None:
         t = self._timers
@@ -278,7 +270,7 @@ class Dispatcher:
     def _flush_and_claim(self) -> None:
         want = 0
         if self._needs_claim():
-            want = max(0, self.pool.idle + self._prefetch() - len(self._ready))
+            want = max(0, self.pool.idle + self.cfg.prefetch - len(self._ready))
             # Cleared before the claim: a wake-up arriving during it sets the flag again.
             self._maybe_work = False
         if not self._batch and want == 0:
@@ -301,9 +293,6 @@ class Dispatcher:
         self._ready.extend(claimed)
         if want and len(claimed) == want:
             self._maybe_work = True  # there may be more
-
-    def _prefetch(self) -> int:
-        return self.cfg.prefetch
 
     def _announce_ended(self, uuids: list[str]) -> None:
         if uuids:

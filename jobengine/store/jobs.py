@@ -280,14 +280,7 @@ class JobStore:
             J.update(cancel_requested=True).where((J.uuid == uuid) & (J.state == ACTIVE)).execute()
             rec = self.find(uuid)
             if rec is not None and rec.state == ACTIVE and rec.claimed_by is None:
-                fin = Finish(
-                    uuid,
-                    "CANCELED",
-                    now_ms,
-                    error_type="JobCanceled",
-                    error_message="canceled before it started",
-                )
-                self._write_finishes([fin])
+                self._write_finishes([Finish.canceled_before_start(uuid, now_ms)])
         return self.find(uuid)
 
     def cancel_requested(self, engine_id: str) -> list[str]:

@@ -73,6 +73,16 @@ class Finish:
     error_traceback: str | None = None
     retry_delay_s: float | None = None
 
+    @classmethod
+    def canceled_before_start(cls, uuid: str, end_ms: int) -> Finish:
+        return cls(
+            uuid,
+            "CANCELED",
+            end_ms,
+            error_type="JobCanceled",
+            error_message="canceled before it started",
+        )
+
 
 @dataclass
 class Batch:
