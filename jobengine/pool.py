@@ -15,13 +15,9 @@ import contextlib
 import logging
 import os
 import selectors
-import signal
 import socket
-import struct
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import multiprocess
 from multiprocess import util
@@ -37,75 +33,25 @@ from jobengine.worker import (
     encode_job,
     worker_main,
 )
+from jobengine.workerproc import (
+    QUEUE_BEHIND_S,
+    InFlightJob,
+    WorkerProcess,
+    describe_exit,
+    kill_all,
+    kill_group,
+    timers,
+)
 
 logger = logging.getLogger(__name__)
 
 CONTEXTS = ("forkserver", "spawn")
 _BATCH = 256  # most messages read from one worker per wait()
 _JOIN_S = 5.0  # how long to wait for a killed or stopped worker to be reaped
-# A job is queued only behind one that started less than this ago, and jobs queued behind one
-# running longer come back to run elsewhere: the queue saves round trips for short jobs without
-# holding any job long behind a slow one.
-QUEUE_BEHIND_S = 0.1
-_READ_CAP = 1 << 20  # most bytes buffered from one worker per read
-_HEADER = struct.Struct("!i")  # multiprocess Connection framing: 4-byte size...
-_BIG_HEADER = struct.Struct("!Q")  # ...or -1 then an 8-byte size
 
 
 class PoolError(JobEngineError):
     """The pool refused a request: not started, stopping, or no idle slot."""
-
-
-@dataclass
-class _Job:
-    spec: JobSpec
-    seq: int  # the how-many-th job sent to its worker; names it in the worker's stop requests
-    is_cancel_requested: bool = False  # asked to stop, for any reason
-    is_canceled: bool = False  # by cancel(): should it come back unstarted, it ends CANCELED
-    started: float | None = None  # monotonic, when the worker reported the start
-    kill_at: float | None = None  # monotonic; set once the job was asked to stop
-    stop_reason: str = ""  # why it was asked to stop
-    grace_s: float = 0.0
-    is_lending: bool = False
-
-    def deadline(self) -> float | None:
-        if self.started is None or self.spec.timeout_s is None:
-            return None
-        return self.started + self.spec.timeout_s
-
-
-@dataclass(eq=False)
-class _Worker:
-    process: Any
-    conn: Any
-    shared: Any  # int64 array: stop requests for jobs by number, then "give back up to" number
-    wakeup: Any  # write end of the pipe that asks the worker to give back jobs now
-    jobs: list[_Job] = field(default_factory=list)  # in flight, in order; the first one runs
-    sent: int = 0  # jobs sent so far
-    jobs_done: int = 0
-    is_retiring: bool = False  # told to exit (or exits by itself); takes no more jobs
-    is_open: bool = True  # its pipe has not reached EOF
-    reader: socket.socket | None = None  # a dup of the pipe, read without blocking
-    inbuf: bytearray | None = None  # bytes read but not yet a whole message
-
-    @property
-    def job(self) -> _Job | None:
-        """The job running (or about to start) in this worker."""
-        return self.jobs[0] if self.jobs else None
-
-    def find(self, uuid: str) -> _Job | None:
-        return next((job for job in self.jobs if job.spec.uuid == uuid), None)
-
-    def takes_queue(self, now: float) -> bool:
-        """Whether a job may queue behind the running one (see QUEUE_BEHIND_S)."""
-        job = self.jobs[0]
-        return not (
-            self.is_retiring
-            or job.is_lending
-            or job.is_cancel_requested
-            or job.kill_at is not None
-            or (job.started is not None and now - job.started >= QUEUE_BEHIND_S)
-        )
 
 
 class Pool:
@@ -137,8 +83,8 @@ class Pool:
         self._pipeline = pipeline  # jobs a worker holds: one running, the rest queued
         self._context_name = context
         self._ctx = multiprocess.get_context(context)
-        self._workers: list[_Worker] = []
-        self._by_uuid: dict[str, _Worker] = {}
+        self._workers: list[WorkerProcess] = []
+        self._by_uuid: dict[str, WorkerProcess] = {}
         self._is_running = False
         self._is_stopping = False
         # One epoll set kept across waits: building a selector per wait() cost more than the
@@ -158,7 +104,7 @@ class Pool:
             self._ctx.set_forkserver_preload(["jobengine.worker"])
         self._is_running = True
         # Should the owner forget stop(), kill the workers at exit or when the pool is collected.
-        util.Finalize(self, _kill_all, args=(self._workers,), exitpriority=10)
+        util.Finalize(self, kill_all, args=(self._workers,), exitpriority=10)
         self._fill()
 
     def stop(self, grace_s: float | None = None) -> list[JobFinished | JobReturned]:
@@ -207,7 +153,7 @@ class Pool:
         now = time.monotonic()
         starts = self._size  # workers that may start a job now
         queue = 0
-        empty: list[_Worker] = []
+        empty: list[WorkerProcess] = []
         for w in self._workers:
             job = w.job
             if job is None:
@@ -221,7 +167,7 @@ class Pool:
             return queue
         return queue + sum(self._room(w) for w in empty[:starts]) + max(0, starts - len(empty))
 
-    def _room(self, worker: _Worker) -> int:
+    def _room(self, worker: WorkerProcess) -> int:
         """How many more jobs `worker` may hold: never more than it runs before it exits."""
         cap = self._pipeline
         if self._max_jobs is not None:
@@ -241,7 +187,7 @@ class Pool:
             raise PoolError(f"job {spec.uuid} ({spec.method}) already runs in this pool")
         worker = self._pick()
         worker.sent += 1
-        worker.jobs.append(_Job(spec, worker.sent))
+        worker.jobs.append(InFlightJob(spec, worker.sent))
         self._by_uuid[spec.uuid] = worker
         try:
             worker.conn.send_bytes(encode_job(spec))
@@ -249,11 +195,11 @@ class Pool:
             # The worker died under us; wait() reaps it and reports the job.
             logger.warning("worker %s gone before job %s (%s)", worker.process.pid, *_ids(spec))
 
-    def _pick(self) -> _Worker:
+    def _pick(self) -> WorkerProcess:
         now = time.monotonic()
         busy = 0
-        empty: list[_Worker] = []
-        queues: list[_Worker] = []
+        empty: list[WorkerProcess] = []
+        queues: list[WorkerProcess] = []
         for w in self._workers:
             job = w.job
             if job is None:
@@ -311,7 +257,7 @@ class Pool:
         self._watch_extras(extra)
         timeout = 0.0 if events else self._timeout(timeout_s, time.monotonic())
         ready = self._selector.select(timeout)
-        dead: list[_Worker] = []
+        dead: list[WorkerProcess] = []
         for key, _ in ready:
             kind, obj = key.data
             if kind == "conn" and obj in self._workers:
@@ -334,52 +280,23 @@ class Pool:
                 self._extras[fd] = obj
 
     def _timeout(self, timeout_s: float, now: float) -> float:
-        timers = [t for w in self._workers if w.jobs for t in _timers(w.jobs[0])]
-        timers += [t for w in self._workers if (t := self._give_back_at(w)) is not None]
-        if timers:
-            timeout_s = min(timeout_s, min(timers) - now)
+        due = [t for w in self._workers if w.jobs for t in timers(w.jobs[0])]
+        due += [t for w in self._workers if (t := self._give_back_at(w)) is not None]
+        if due:
+            timeout_s = min(timeout_s, min(due) - now)
         return max(0.0, timeout_s)
 
-    def _read(self, worker: _Worker, events: list[PoolEvent]) -> None:
+    def _read(self, worker: WorkerProcess, events: list[PoolEvent]) -> None:
         """Handle the whole messages waiting on the worker's pipe, a bounded batch at a time.
 
         The pipe is read without blocking into a buffer and split into messages here (the
         framing of multiprocess's Connection), which saves a poll() per message.
         """
-        for data in self._frames(worker, _BATCH):
+        for data in worker.read_frames(_BATCH):
             self._handle(worker, decode_report(data), events)
 
-    def _frames(self, worker: _Worker, limit: int) -> list[bytes]:
-        buf, reader = worker.inbuf, worker.reader
-        assert buf is not None and reader is not None
-        while worker.is_open and len(buf) < _READ_CAP:
-            try:
-                chunk = reader.recv(65536, socket.MSG_DONTWAIT)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                chunk = b""
-            if not chunk:
-                worker.is_open = False  # exiting; its sentinel tells when it is gone
-                break
-            buf += chunk
-        out: list[bytes] = []
-        while len(out) < limit and len(buf) >= 4:
-            (size,) = _HEADER.unpack_from(buf)
-            start = 4
-            if size == -1:
-                if len(buf) < 12:
-                    break
-                (size,) = _BIG_HEADER.unpack_from(buf, 4)
-                start = 12
-            if len(buf) < start + size:
-                break
-            out.append(bytes(buf[start : start + size]))
-            del buf[: start + size]
-        return out
-
     def _handle(
-        self, worker: _Worker, report: PoolEvent | SlotChange, events: list[PoolEvent]
+        self, worker: WorkerProcess, report: PoolEvent | SlotChange, events: list[PoolEvent]
     ) -> None:
         job = worker.find(report.uuid)
         if job is None:
@@ -403,7 +320,7 @@ class Pool:
                 report = JobFinished(job.spec.uuid, JobState.CANCELED, at, error=_unstarted())
         events.append(report)
 
-    def _finish(self, worker: _Worker, job: _Job, report: JobFinished) -> JobFinished:
+    def _finish(self, worker: WorkerProcess, job: InFlightJob, report: JobFinished) -> JobFinished:
         if report.state is JobState.CANCELED and job.stop_reason and job.started is not None:
             message = f"{job.stop_reason}; the job stopped on request"
             report = JobFinished(report.uuid, report.state, report.at, error=_canceled(message))
@@ -433,7 +350,7 @@ class Pool:
                 self._kill(worker, events)
 
     def _ask_to_stop(
-        self, worker: _Worker, job: _Job, reason: str, now: float, grace_s: float
+        self, worker: WorkerProcess, job: InFlightJob, reason: str, now: float, grace_s: float
     ) -> None:
         """Ask the worker's running (or about to start) job to stop; kill it after `grace_s`."""
         worker.shared[job.seq % self._pipeline] = job.seq
@@ -446,7 +363,7 @@ class Pool:
         if job is worker.job:
             self._give_back(worker)
 
-    def _give_back_at(self, worker: _Worker) -> float | None:
+    def _give_back_at(self, worker: WorkerProcess) -> float | None:
         """When the jobs queued behind a long-running job are to come back, if any are queued."""
         head = worker.job
         if head is None or head.started is None or len(worker.jobs) == 1:
@@ -455,7 +372,7 @@ class Pool:
             return None  # asked already
         return head.started + QUEUE_BEHIND_S
 
-    def _give_back(self, worker: _Worker, *, every: bool = False) -> None:
+    def _give_back(self, worker: WorkerProcess, *, every: bool = False) -> None:
         """Ask the worker for the jobs it has not started; each comes back as `JobReturned`.
 
         Those queued behind a job that has started, or with `every` the first one too should
@@ -470,11 +387,11 @@ class Pool:
         with contextlib.suppress(OSError):  # gone: its sentinel reports it
             worker.wakeup.send_bytes(b"")
 
-    def _kill(self, worker: _Worker, events: list[PoolEvent]) -> None:
+    def _kill(self, worker: WorkerProcess, events: list[PoolEvent]) -> None:
         """Kill the worker's process group, settle its job CANCELED and replace the worker."""
         job = worker.job
         assert job is not None
-        _kill_group(worker.process.pid, is_alive=worker.process.exitcode is None)
+        kill_group(worker.process.pid, is_alive=worker.process.exitcode is None)
         worker.process.join(_JOIN_S)
         self._drain(worker, events)  # the job may have finished just before the kill
         if worker.job is job:
@@ -491,27 +408,29 @@ class Pool:
         self._return_queued(worker, events)
         self._remove(worker)
 
-    def _reap(self, worker: _Worker, events: list[PoolEvent]) -> None:
+    def _reap(self, worker: WorkerProcess, events: list[PoolEvent]) -> None:
         """Handle a worker that exited: its running job failed, queued ones come back."""
         self._drain(worker, events)
         worker.process.join(_JOIN_S)
         code = worker.process.exitcode
         job = worker.job
         if job is not None:
-            _kill_group(worker.process.pid, is_alive=False)  # what the job started dies too
-            message = f"worker process exited with code {_describe_exit(code)}"
+            kill_group(worker.process.pid, is_alive=False)  # what the job started dies too
+            message = f"worker process exited with code {describe_exit(code)}"
             self._lost(worker, job, ErrorInfo("WorkerDied", message), events)
             self._return_queued(worker, events)
         elif not worker.is_retiring:
             logger.warning("idle worker %s exited with code %s", worker.process.pid, code)
         self._remove(worker)
 
-    def _lost(self, worker: _Worker, job: _Job, error: ErrorInfo, events: list[PoolEvent]) -> None:
+    def _lost(
+        self, worker: WorkerProcess, job: InFlightJob, error: ErrorInfo, events: list[PoolEvent]
+    ) -> None:
         events.append(JobFinished(job.spec.uuid, JobState.FAILED, time.time(), error=error))
         logger.error("job %s (%s) failed: %s", *_ids(job.spec), error.message)
         self._release(worker, job)
 
-    def _return_queued(self, worker: _Worker, events: list[PoolEvent]) -> None:
+    def _return_queued(self, worker: WorkerProcess, events: list[PoolEvent]) -> None:
         """Settle the jobs queued in a dead worker: they never started."""
         for job in list(worker.jobs):
             self._release(worker, job)
@@ -521,10 +440,10 @@ class Pool:
             else:
                 events.append(JobReturned(job.spec.uuid))
 
-    def _drain(self, worker: _Worker, events: list[PoolEvent]) -> None:
+    def _drain(self, worker: WorkerProcess, events: list[PoolEvent]) -> None:
         # Never blocks: a job's forked grandchild may keep the pipe open.
         while True:
-            frames = self._frames(worker, _BATCH)
+            frames = worker.read_frames(_BATCH)
             if not frames:
                 return
             for data in frames:
@@ -532,7 +451,7 @@ class Pool:
 
     # -- worker bookkeeping ---------------------------------------------------------------------
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self) -> WorkerProcess:
         parent_conn, child_conn = self._ctx.Pipe()
         wakeup_r, wakeup_w = self._ctx.Pipe(duplex=False)
         shared = self._ctx.RawArray("q", self._pipeline + 1)
@@ -545,7 +464,9 @@ class Pool:
         child_conn.close()
         wakeup_r.close()
         reader = socket.socket(fileno=os.dup(parent_conn.fileno()))
-        worker = _Worker(process, parent_conn, shared, wakeup_w, reader=reader, inbuf=bytearray())
+        worker = WorkerProcess(
+            process, parent_conn, shared, wakeup_w, reader=reader, inbuf=bytearray()
+        )
         self._workers.append(worker)
         self._selector.register(reader, selectors.EVENT_READ, ("conn", worker))
         self._selector.register(process.sentinel, selectors.EVENT_READ, ("sentinel", worker))
@@ -569,22 +490,22 @@ class Pool:
         for worker in free[max(0, self._size - busy) :]:
             self._retire(worker)
 
-    def _retire(self, worker: _Worker) -> None:
+    def _retire(self, worker: WorkerProcess) -> None:
         if worker.is_retiring:
             return
         worker.is_retiring = True
         with contextlib.suppress(OSError):  # already gone: its sentinel reports it
             worker.conn.send_bytes(STOP)
 
-    def _release(self, worker: _Worker, job: _Job) -> None:
+    def _release(self, worker: WorkerProcess, job: InFlightJob) -> None:
         worker.jobs.remove(job)
         self._by_uuid.pop(job.spec.uuid, None)
 
-    def _remove(self, worker: _Worker) -> None:
+    def _remove(self, worker: WorkerProcess) -> None:
         self._forget(worker)
         self._fill()
 
-    def _forget(self, worker: _Worker) -> None:
+    def _forget(self, worker: WorkerProcess) -> None:
         """Drop a finished worker: out of the list, the selector, and its pipe closed."""
         self._workers.remove(worker)
         for obj in (worker.reader, worker.process.sentinel):
@@ -596,20 +517,13 @@ class Pool:
         worker.conn.close()
         worker.wakeup.close()
 
-    def _join(self, worker: _Worker) -> None:
+    def _join(self, worker: WorkerProcess) -> None:
         worker.process.join(_JOIN_S)
         if worker.process.exitcode is None:
             logger.warning("worker %s did not exit; killing it", worker.process.pid)
-            _kill_group(worker.process.pid)
+            kill_group(worker.process.pid)
             worker.process.join(_JOIN_S)
         self._forget(worker)
-
-
-def _timers(job: _Job) -> list[float]:
-    if job.kill_at is not None:
-        return [job.kill_at]
-    deadline = job.deadline()
-    return [] if deadline is None else [deadline]
 
 
 def _canceled(message: str) -> ErrorInfo:
@@ -622,38 +536,3 @@ def _unstarted() -> ErrorInfo:
 
 def _ids(spec: JobSpec) -> tuple[str, str]:
     return spec.uuid, spec.method
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None or code >= 0:
-        return str(code)
-    try:
-        return f"{code} ({signal.Signals(-code).name})"
-    except ValueError:
-        return str(code)
-
-
-def _kill_group(pid: int | None, *, is_alive: bool = True) -> None:
-    """SIGKILL the process group `pid` leads.
-
-    A live worker that has not made its group yet is killed alone. For a dead one only the group
-    is tried: the group cannot be reused while it has members, but the bare pid can.
-    """
-    if pid is None:
-        return
-    try:
-        os.killpg(pid, signal.SIGKILL)
-        return
-    except (ProcessLookupError, PermissionError):
-        if not is_alive:
-            return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
-
-
-def _kill_all(workers: list[_Worker]) -> None:
-    """Last resort at exit: idle workers see their pipe close; busy ones are killed."""
-    for worker in workers:
-        if worker.jobs:
-            _kill_group(worker.process.pid)
-        worker.conn.close()
