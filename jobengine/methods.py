@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,7 +34,14 @@ def method_path(method: MethodLike) -> str:
             "worker process; define it at module level"
         )
     if module == "__main__":
-        raise MethodError(f"method {name} is defined in __main__; move it to an importable module")
+        # Run as `python -m pkg.mod`, __main__ is importable under its real name.
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is None or not spec.name or spec.name.endswith("__main__"):
+            raise MethodError(
+                f"method {name} is defined in the script being run; move it to an importable "
+                "module (or run the script with python -m)"
+            )
+        module = spec.name
     return f"{module}:{name}"
 
 
