@@ -1,7 +1,8 @@
 """A client process for the key-conflict race: `python -m tests.integration.race_client ...`.
 
-Each round it says it is ready (a file), spins until the test's "go" file appears, then executes
-`tests.jobs:echo` with the round's key, and appends the outcome to its result file as JSON.
+Each round it says it is ready (a file), spins until the test's "go" file appears, then
+executes `tests.integration.jobs:echo` with the round's key, and appends the outcome to its
+result file as JSON.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def race(url: str, folder: Path, name: str, rounds: int) -> None:
                 while not go.exists():
                     time.sleep(0.0001)
                 try:
-                    job = engine.background.execute("tests.jobs:echo", [name], key=f"round-{r}")
+                    job = engine.background.execute(
+                        "tests.integration.jobs:echo", [name], key=f"round-{r}"
+                    )
                     outcome = {"round": r, "outcome": "ok", "uuid": job.uuid}
                 except JobKeyConflict as exc:
                     outcome = {"round": r, "outcome": "conflict", "uuid": exc.running_uuid}

@@ -23,7 +23,7 @@ from jobengine.errors import (
     MethodError,
     SerializationError,
 )
-from tests import jobs
+from tests.integration import jobs
 from tests.integration.conftest import MakeEngine
 from tests.integration.support import location_pid, process_gone, wait_until
 
@@ -43,14 +43,16 @@ def test_execute_wait_result_round_trips_values(store_url: str, make_engine: Mak
         "plain": [1, -2.5, "text", None, True, {"nested": [b"x"]}],
     }
 
-    echoed = engine.background.execute("tests.jobs:echo", [value], description="round trip")
+    echoed = engine.background.execute(
+        "tests.integration.jobs:echo", [value], description="round trip"
+    )
     added = engine.background.execute(jobs.add, [2], {"b": 40})
 
     assert engine.background.wait([echoed, added], timeout=20)
     assert echoed.result() == value
     assert echoed.args == [value]
     assert added.result() == 42
-    assert added.method == "tests.jobs:add"
+    assert added.method == "tests.integration.jobs:add"
     for job in (echoed, added):
         stored = engine.background.find(job.uuid)
         assert stored is not None
@@ -66,14 +68,14 @@ def test_failure_carries_type_message_and_traceback(
     store_url: str, make_engine: MakeEngine
 ) -> None:
     engine = make_engine(store_url, workers=2)
-    deep = engine.background.execute("tests.jobs:fail_deep", ["it broke"])
-    builtin = engine.background.execute("tests.jobs:fail_value", ["bad value"])
+    deep = engine.background.execute("tests.integration.jobs:fail_deep", ["it broke"])
+    builtin = engine.background.execute("tests.integration.jobs:fail_value", ["bad value"])
 
     with pytest.raises(JobFailed) as caught:
         deep.result(timeout=20)
     error = caught.value.error
     assert error is not None
-    assert error.type == "tests.jobs.JobError"
+    assert error.type == "tests.integration.jobs.JobError"
     assert error.message == "it broke"
     assert "_raise_from_helper" in error.traceback
     assert "fail_deep" in error.traceback
@@ -106,12 +108,18 @@ def _closure_factory() -> Any:
         (lambda: 1, [], {}, MethodError, "lambda"),
         (_closure_factory(), [1], {}, MethodError, "closure"),
         ("tests.no_such_module:add", [1, 2], {}, MethodError, "cannot import"),
-        ("tests.jobs:no_such_function", [], {}, MethodError, "no_such_function"),
-        ("tests.jobs:add", [1], {}, MethodError, "arguments do not match"),
-        ("tests.jobs:add", [1, 2, 3], {}, MethodError, "arguments do not match"),
-        ("tests.jobs:echo", [object()], {}, SerializationError, "object"),
-        ("tests.jobs:echo", [1], {"on_conflict": "replace"}, JobEngineError, "on_conflict"),
-        ("tests.jobs:echo", [1], {"key": 7}, JobEngineError, "key"),
+        ("tests.integration.jobs:no_such_function", [], {}, MethodError, "no_such_function"),
+        ("tests.integration.jobs:add", [1], {}, MethodError, "arguments do not match"),
+        ("tests.integration.jobs:add", [1, 2, 3], {}, MethodError, "arguments do not match"),
+        ("tests.integration.jobs:echo", [object()], {}, SerializationError, "object"),
+        (
+            "tests.integration.jobs:echo",
+            [1],
+            {"on_conflict": "replace"},
+            JobEngineError,
+            "on_conflict",
+        ),
+        ("tests.integration.jobs:echo", [1], {"key": 7}, JobEngineError, "key"),
     ],
     ids=[
         "lambda",
@@ -152,7 +160,7 @@ def test_queue_behind_key_runs_fifo_one_at_a_time(
     bg = engine.background
     release = tmp_path / "release"
     spans = tmp_path / "spans.log"
-    span = "tests.jobs:record_span"
+    span = "tests.integration.jobs:record_span"
     holder = bg.execute(span, [str(spans), "holder", 0, str(release)], key="k")
     wait_until(lambda: holder.refresh().started, what="holder started")
 
@@ -161,7 +169,7 @@ def test_queue_behind_key_runs_fifo_one_at_a_time(
     skipped = bg.execute(span, [str(spans), "second", 0], key="k", on_conflict="skip")
     assert skipped.uuid == holder.uuid
     # The same key on another method is another lock.
-    assert bg.execute("tests.jobs:echo", ["free"], key="k").result(timeout=20) == "free"
+    assert bg.execute("tests.integration.jobs:echo", ["free"], key="k").result(timeout=20) == "free"
 
     tags = [f"job{i}" for i in range(5)]
     queued = [
@@ -190,7 +198,7 @@ def test_cancel_of_a_job_stuck_in_sleep_ends_within_grace(
 ) -> None:
     grace = 1.0
     engine = make_engine(store_url, workers=2, grace=grace)
-    job = engine.background.execute("tests.jobs:sleep_forever")
+    job = engine.background.execute("tests.integration.jobs:sleep_forever")
     wait_until(lambda: job.refresh().started, what="job started")
     worker = location_pid(job.location)
 
@@ -203,7 +211,7 @@ def test_cancel_of_a_job_stuck_in_sleep_ends_within_grace(
     assert job.end is not None
     assert took < grace + 5, f"cancel took {took:.2f} s with a {grace} s grace period"
     wait_until(lambda: process_gone(worker), what="killed worker reaped")
-    assert engine.background.execute("tests.jobs:add", [1, 1]).result(timeout=20) == 2
+    assert engine.background.execute("tests.integration.jobs:add", [1, 1]).result(timeout=20) == 2
 
 
 def test_cooperative_cancel_ends_canceled_without_a_kill(
@@ -211,7 +219,7 @@ def test_cooperative_cancel_ends_canceled_without_a_kill(
 ) -> None:
     # A long grace period: if the pool had to kill the worker the test would time out.
     engine = make_engine(store_url, workers=1, grace=60.0)
-    job = engine.background.execute("tests.jobs:check_cancel_loop")
+    job = engine.background.execute("tests.integration.jobs:check_cancel_loop")
     wait_until(lambda: job.refresh().started, what="job started")
     worker = location_pid(job.location)
 
@@ -220,7 +228,7 @@ def test_cooperative_cancel_ends_canceled_without_a_kill(
 
     assert job.state is JobState.CANCELED
     assert job.error is not None and "stopped on request" in job.error.message
-    after = engine.background.execute("tests.jobs:whoami").result(timeout=20)
+    after = engine.background.execute("tests.integration.jobs:whoami").result(timeout=20)
     assert after["pid"] == worker  # the same worker process: it was not killed
 
 
@@ -229,9 +237,9 @@ def test_cancel_of_a_queued_job_ends_canceled_at_once(
 ) -> None:
     engine = make_engine(store_url, workers=1)
     release = tmp_path / "release"
-    busy = engine.background.execute("tests.jobs:wait_for_file", [str(release)])
+    busy = engine.background.execute("tests.integration.jobs:wait_for_file", [str(release)])
     wait_until(lambda: busy.refresh().started, what="busy job started")
-    queued = engine.background.execute("tests.jobs:add", [1, 2])
+    queued = engine.background.execute("tests.integration.jobs:add", [1, 2])
 
     queued.cancel()
     assert queued.wait(timeout=5)
@@ -248,7 +256,7 @@ def test_child_jobs_with_one_worker_do_not_deadlock(
 ) -> None:
     engine = make_engine(store_url, workers=1)
 
-    parent = engine.background.execute("tests.jobs:fan_out", [3])
+    parent = engine.background.execute("tests.integration.jobs:fan_out", [3])
     outcome = parent.result(timeout=40)
 
     assert outcome["total"] == sum(i + i * 10 for i in range(3))
@@ -266,7 +274,7 @@ def test_progress_and_messages_while_running_and_after(
 ) -> None:
     engine = make_engine(store_url, workers=1)
     release = tmp_path / "release"
-    job = engine.background.execute("tests.jobs:progress_until_file", [str(release)])
+    job = engine.background.execute("tests.integration.jobs:progress_until_file", [str(release)])
 
     wait_until(
         lambda: (
@@ -285,7 +293,7 @@ def test_progress_and_messages_while_running_and_after(
     assert again.messages() == ["first message", "second message"]
 
 
-def _finish_one(engine: Any, method: str = "tests.jobs:report_progress") -> str:
+def _finish_one(engine: Any, method: str = "tests.integration.jobs:report_progress") -> str:
     job = engine.background.execute(method)
     job.result(timeout=20)
     return str(job.uuid)
@@ -296,7 +304,7 @@ def test_retention_cap_removes_the_oldest_finished_with_messages(
 ) -> None:
     engine = make_engine(store_url, workers=2, max_finished=3)
     release = tmp_path / "release"
-    active = engine.background.execute("tests.jobs:message_and_wait", [str(release)])
+    active = engine.background.execute("tests.integration.jobs:message_and_wait", [str(release)])
     wait_until(lambda: active.messages(), what="message of the active job")
     finished = [_finish_one(engine) for _ in range(6)]
 
@@ -324,7 +332,7 @@ def test_retention_age_removes_old_finished_jobs_only(
 ) -> None:
     engine = make_engine(store_url, workers=2, keep_finished=timedelta(milliseconds=1))
     release = tmp_path / "release"
-    active = engine.background.execute("tests.jobs:message_and_wait", [str(release)])
+    active = engine.background.execute("tests.integration.jobs:message_and_wait", [str(release)])
     wait_until(lambda: active.messages(), what="message of the active job")
     done = _finish_one(engine)
 

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("method", "args", "code"),
     [
-        ("tests.jobs:sleep_forever", [], None),  # the test kills it with SIGKILL
-        ("tests.jobs:kill_self", [], -9),
-        ("tests.jobs:os_exit", [3], 3),
+        ("tests.integration.jobs:sleep_forever", [], None),  # the test kills it with SIGKILL
+        ("tests.integration.jobs:kill_self", [], -9),
+        ("tests.integration.jobs:os_exit", [3], 3),
     ],
     ids=["kill-9-from-outside", "kill-9-itself", "os-exit-3"],
 )
@@ -37,7 +37,7 @@ def test_worker_death_fails_the_job_and_the_engine_goes_on(
 ) -> None:
     engine = make_engine(store_url, workers=2)
     release = tmp_path / "release"
-    neighbour = engine.background.execute("tests.jobs:wait_for_file", [str(release)])
+    neighbour = engine.background.execute("tests.integration.jobs:wait_for_file", [str(release)])
     wait_until(lambda: neighbour.refresh().started, what="neighbour started")
     job = engine.background.execute(method, args)
     if code is None:
@@ -53,7 +53,7 @@ def test_worker_death_fails_the_job_and_the_engine_goes_on(
     assert f"worker process exited with code {code}" in job.error.message
     # The other worker's job is untouched, and the pool replaced the dead worker.
     assert neighbour.refresh().state is JobState.ACTIVE
-    after = [engine.background.execute("tests.jobs:add", [i, 1]) for i in range(2)]
+    after = [engine.background.execute("tests.integration.jobs:add", [i, 1]) for i in range(2)]
     assert [j.result(timeout=20) for j in after] == [1, 2]
     release.write_text("ok")
     assert neighbour.result(timeout=20) == "ok"
@@ -66,10 +66,10 @@ def test_engine_killed_with_sigkill_is_settled_by_the_next_engine(
     runner = procs.run_engine(store_url, workers=1)
     client = make_engine(store_url, start=False)
     never = str(tmp_path / "never")
-    stuck = client.background.execute("tests.jobs:wait_for_file", [never], key="k")
+    stuck = client.background.execute("tests.integration.jobs:wait_for_file", [never], key="k")
     wait_until(lambda: stuck.refresh().started, what="job started in the engine subprocess")
     worker = location_pid(stuck.location)
-    behind = client.background.execute("tests.jobs:add", [40, 2])
+    behind = client.background.execute("tests.integration.jobs:add", [40, 2])
 
     os.kill(runner.pid, signal.SIGKILL)  # the engine only: its workers must go by themselves
     runner.wait()
@@ -84,7 +84,7 @@ def test_engine_killed_with_sigkill_is_settled_by_the_next_engine(
     assert behind.result(timeout=20) == 42  # claimed or not, a job that never started runs
     ready = tmp_path / "ready"
     ready.write_text("free")
-    again = client.background.execute("tests.jobs:wait_for_file", [str(ready)], key="k")
+    again = client.background.execute("tests.integration.jobs:wait_for_file", [str(ready)], key="k")
     assert again.result(timeout=20) == "free"
 
 
@@ -95,7 +95,7 @@ def test_sigterm_stops_run_gracefully_and_cancels_running_jobs(
     grace = 1.0
     runner = procs.run_engine(store_url, workers=1, grace=grace)
     client = make_engine(store_url, start=False)
-    job = client.background.execute("tests.jobs:sleep_forever")
+    job = client.background.execute("tests.integration.jobs:sleep_forever")
     wait_until(lambda: job.refresh().started, what="job started in the engine subprocess")
     worker = location_pid(job.location)
 

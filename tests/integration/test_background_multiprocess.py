@@ -65,13 +65,16 @@ def test_client_waits_on_a_job_another_process_runs(
 ) -> None:
     procs.run_engine(store_url, workers=1)
     client = make_engine(store_url, start=False)
-    assert client.background.execute("tests.jobs:add", [0, 0]).result(timeout=20) == 0
+    assert client.background.execute("tests.integration.jobs:add", [0, 0]).result(timeout=20) == 0
 
     latencies = []
     began = time.monotonic()
     for i in range(20):
         t0 = time.perf_counter()
-        assert client.background.execute("tests.jobs:add", [i, 1]).result(timeout=20) == i + 1
+        assert (
+            client.background.execute("tests.integration.jobs:add", [i, 1]).result(timeout=20)
+            == i + 1
+        )
         latencies.append(time.perf_counter() - t0)
     total = time.monotonic() - began
 
@@ -101,7 +104,8 @@ def test_ten_thousand_jobs_through_two_engines_each_run_once(
 
     began = time.monotonic()
     jobs = [
-        client.background.execute("tests.jobs:echo_logged", [str(log_dir), i]) for i in range(count)
+        client.background.execute("tests.integration.jobs:echo_logged", [str(log_dir), i])
+        for i in range(count)
     ]
     enqueued = time.monotonic() - began
     assert client.background.wait(jobs, timeout=240)
@@ -109,7 +113,7 @@ def test_ten_thousand_jobs_through_two_engines_each_run_once(
     _report(request, "enqueue_per_s", count / enqueued)
     _report(request, "jobs_per_s", count / took)
 
-    stored = client.background.get(method="tests.jobs:echo_logged")
+    stored = client.background.get(method="tests.integration.jobs:echo_logged")
     assert len(stored) == count
     assert all(j.state is JobState.COMPLETED and j.attempt == 1 for j in stored)
     assert sorted(j.result() for j in stored) == list(range(count))
@@ -139,12 +143,12 @@ def test_cli_submit_jobs_show_cancel(store_url: str, make_engine: MakeEngine, pr
     db = ["--db", store_url]
     procs.run_engine(store_url, workers=1)
 
-    done = procs.cli("submit", "tests.jobs:add", "2", "40", "--wait", *db)
+    done = procs.cli("submit", "tests.integration.jobs:add", "2", "40", "--wait", *db)
     assert (done.returncode, done.stdout.strip()) == (0, "42"), done.stderr
-    text = procs.cli("submit", "tests.jobs:echo", "hello world", "--wait", *db)
+    text = procs.cli("submit", "tests.integration.jobs:echo", "hello world", "--wait", *db)
     assert (text.returncode, text.stdout.strip()) == (0, "hello world"), text.stderr
 
-    submitted = procs.cli("submit", "tests.jobs:sleep_forever", "--key", "nap", *db)
+    submitted = procs.cli("submit", "tests.integration.jobs:sleep_forever", "--key", "nap", *db)
     assert submitted.returncode == 0, submitted.stderr
     uuid = submitted.stdout.strip()
     client = make_engine(store_url, start=False)
@@ -155,7 +159,7 @@ def test_cli_submit_jobs_show_cancel(store_url: str, make_engine: MakeEngine, pr
     listing = procs.cli("jobs", "--state", "active", *db, env={"COLUMNS": "400"})
     assert listing.returncode == 0, listing.stderr
     assert uuid in listing.stdout
-    assert "tests.jobs:add" not in listing.stdout  # finished jobs are filtered out
+    assert "tests.integration.jobs:add" not in listing.stdout  # finished jobs are filtered out
 
     shown = procs.cli("show", uuid, *db)
     assert shown.returncode == 0, shown.stderr
@@ -164,7 +168,7 @@ def test_cli_submit_jobs_show_cancel(store_url: str, make_engine: MakeEngine, pr
         for name, _, value in (line.partition(":") for line in shown.stdout.splitlines())
     )
     assert fields["uuid"] == uuid
-    assert fields["method"] == "tests.jobs:sleep_forever"
+    assert fields["method"] == "tests.integration.jobs:sleep_forever"
     assert fields["state"] == "ACTIVE"
     assert fields["key"] == "nap"
 
@@ -177,8 +181,8 @@ def test_cli_submit_jobs_show_cancel(store_url: str, make_engine: MakeEngine, pr
     assert waited.returncode == 3, waited.stderr
 
     for args in (
-        ["submit", "tests.jobs:no_such_function", *db],
-        ["submit", "tests.jobs:add", "1", *db],
+        ["submit", "tests.integration.jobs:no_such_function", *db],
+        ["submit", "tests.integration.jobs:add", "1", *db],
         ["show", "00000000-0000-0000-0000-000000000000", *db],
     ):
         mistake = procs.cli(*args)
@@ -187,9 +191,9 @@ def test_cli_submit_jobs_show_cancel(store_url: str, make_engine: MakeEngine, pr
         assert len(mistake.stderr.strip().splitlines()) == 1, mistake.stderr
         assert mistake.stdout == ""
     assert {j.method for j in client.background.get()} == {
-        "tests.jobs:add",
-        "tests.jobs:echo",
-        "tests.jobs:sleep_forever",
+        "tests.integration.jobs:add",
+        "tests.integration.jobs:echo",
+        "tests.integration.jobs:sleep_forever",
     }
 
 
@@ -200,7 +204,14 @@ def test_cli_submit_refuses_a_method_outside_the_registrys_allowed_modules(
     registry.mkdir()
     (registry / "jobs.yaml").write_text("allowed_modules: [examples]\n")
     refused = procs.cli(
-        "submit", "tests.jobs:add", "1", "2", "--db", sqlite_url, "--registry", str(registry)
+        "submit",
+        "tests.integration.jobs:add",
+        "1",
+        "2",
+        "--db",
+        sqlite_url,
+        "--registry",
+        str(registry),
     )
     assert refused.returncode == 1
     assert "not in allowed_modules" in refused.stderr

@@ -88,7 +88,7 @@ def make_pool() -> Iterator[MakePool]:
 
 
 def spec(uuid: str, method: str, *args: object, **fields: object) -> JobSpec:
-    return JobSpec(uuid, f"tests.jobs:{method}", args=json.dumps(list(args)), **fields)  # type: ignore[arg-type]
+    return JobSpec(uuid, f"tests.integration.jobs:{method}", args=json.dumps(list(args)), **fields)  # type: ignore[arg-type]
 
 
 def is_gone(pid: int) -> bool:
@@ -140,7 +140,7 @@ def test_failure_carries_qualified_type_message_and_traceback(make_pool: MakePoo
     mine = rec.finished("mine")
     assert mine.state is JobState.FAILED
     assert mine.error is not None
-    assert (mine.error.type, mine.error.message) == ("tests.jobs.JobError", "boom")
+    assert (mine.error.type, mine.error.message) == ("tests.integration.jobs.JobError", "boom")
     assert "raise JobError(text)" in mine.error.traceback
     builtin = rec.finished("builtin").error
     assert builtin is not None and builtin.type == "ValueError"
@@ -562,7 +562,7 @@ def test_child_queued_behind_its_waiting_parent_completes_with_one_worker(
     try:
         engine.start()
         # The parent sleeps before waiting, so the dispatcher queues the child behind it.
-        parent = engine.background.execute("tests.jobs:launch_child_and_wait", [0.5])
+        parent = engine.background.execute("tests.integration.jobs:launch_child_and_wait", [0.5])
         assert parent.result(timeout=40) == 42
     finally:
         engine.close()

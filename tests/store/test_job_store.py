@@ -25,7 +25,7 @@ def store(store_url: str) -> Iterator[Store]:
 def new_job(**kw: object) -> NewJob:
     values: dict[str, object] = {
         "uuid": str(uuid.uuid4()),
-        "method": "tests.jobs:add",
+        "method": "tests.integration.jobs:add",
         "args": "[1, 2]",
         "kwargs": "{}",
         "begin_ms": NOW,
@@ -44,7 +44,7 @@ def test_insert_refuses_second_active_job_with_same_method_and_key(store: Store)
     with pytest.raises(JobKeyConflict) as info:
         store.jobs.insert(new_job(key="k"))
     assert info.value.running_uuid == first.uuid
-    other_method, _ = store.jobs.insert(new_job(key="k", method="tests.jobs:fail"))
+    other_method, _ = store.jobs.insert(new_job(key="k", method="tests.integration.jobs:fail"))
     assert other_method.key_held
 
 

@@ -6,11 +6,11 @@ import pytest
 
 from jobengine.errors import JobEngineError, MethodError
 from jobengine.methods import check_arguments, is_allowed, method_path, resolve
-from tests import jobs
+from tests.integration import jobs
 
 
 def test_function_becomes_its_import_path() -> None:
-    assert method_path(jobs.add) == "tests.jobs:add"
+    assert method_path(jobs.add) == "tests.integration.jobs:add"
     assert method_path("pkg.mod:fn") == "pkg.mod:fn"
 
 
@@ -27,15 +27,15 @@ def test_lambdas_closures_and_nested_functions_are_refused() -> None:
 
 def test_string_without_colon_is_refused() -> None:
     with pytest.raises(MethodError, match=r"package\.module:function"):
-        method_path("tests.jobs.add")
+        method_path("tests.integration.jobs.add")
 
 
 def test_resolve_names_what_is_missing() -> None:
-    assert resolve("tests.jobs:add") is jobs.add
+    assert resolve("tests.integration.jobs:add") is jobs.add
     with pytest.raises(MethodError, match="cannot import module 'no_such_module'"):
         resolve("no_such_module:f")
     with pytest.raises(MethodError, match="has no 'nope'"):
-        resolve("tests.jobs:nope")
+        resolve("tests.integration.jobs:nope")
 
 
 def test_allowed_modules_cover_packages_and_submodules_only() -> None:
@@ -43,12 +43,12 @@ def test_allowed_modules_cover_packages_and_submodules_only() -> None:
     assert is_allowed("examples.basics", ["examples"])
     assert not is_allowed("examples_evil", ["examples"])
     with pytest.raises(MethodError, match="not in allowed_modules"):
-        resolve("tests.jobs:add", ["examples"])
+        resolve("tests.integration.jobs:add", ["examples"])
 
 
 def test_argument_count_must_fit_the_signature() -> None:
-    check_arguments("tests.jobs:add", jobs.add, [1, 2], {})
+    check_arguments("tests.integration.jobs:add", jobs.add, [1, 2], {})
     with pytest.raises(MethodError, match="arguments do not match"):
-        check_arguments("tests.jobs:add", jobs.add, [1], {})
+        check_arguments("tests.integration.jobs:add", jobs.add, [1], {})
     with pytest.raises(JobEngineError):
-        check_arguments("tests.jobs:add", jobs.add, [1, 2], {"c": 3})
+        check_arguments("tests.integration.jobs:add", jobs.add, [1, 2], {"c": 3})

@@ -167,7 +167,7 @@ def message_and_wait(path: str) -> None:
 def fan_out(count: int) -> dict[str, Any]:
     """Launch `count` children and wait on them (the parent lends its slot)."""
     background = current_job().engine.background
-    children = [background.execute("tests.jobs:add", [i, i * 10]) for i in range(count)]
+    children = [background.execute("tests.integration.jobs:add", [i, i * 10]) for i in range(count)]
     assert background.wait(children, timeout=60)
     one = children[0].result()
     return {
@@ -207,7 +207,7 @@ def lend_until_file(path: str) -> str:
 def launch_child_and_wait(delay: float) -> int:
     """Launch a child, give the dispatcher `delay` s to queue it behind us, then wait on it."""
     background = current_job().engine.background
-    child = background.execute("tests.jobs:add", [40, 2])
+    child = background.execute("tests.integration.jobs:add", [40, 2])
     time.sleep(delay)
     if not background.wait([child], timeout=20):
         raise TimeoutError("the child did not finish: it is stuck behind its parent")
