@@ -18,6 +18,7 @@ import selectors
 import socket
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import multiprocess
 from multiprocess import util
@@ -48,6 +49,15 @@ logger = logging.getLogger(__name__)
 CONTEXTS = ("forkserver", "spawn")
 _BATCH = 256  # most messages read from one worker per wait()
 _JOIN_S = 5.0  # how long to wait for a killed or stopped worker to be reaped
+
+
+@dataclass
+class _Census:
+    """The workers by what they can take now."""
+
+    empty: list[WorkerProcess] = field(default_factory=list)  # no job, not retiring
+    busy: int = 0  # running a job that holds its slot (not lending it)
+    queueable: list[WorkerProcess] = field(default_factory=list)  # busy, with room to queue
 
 
 class PoolError(JobEngineError):
@@ -150,22 +160,27 @@ class Pool:
         """
         if not self._is_running or self._is_stopping:
             return 0
+        census = self._census()
+        starts = self._size - census.busy  # workers that may start a job now
+        queue = sum(self._room(w) for w in census.queueable)
+        if starts <= 0:
+            return queue
+        empty = census.empty
+        return queue + sum(self._room(w) for w in empty[:starts]) + max(0, starts - len(empty))
+
+    def _census(self) -> _Census:
         now = time.monotonic()
-        starts = self._size  # workers that may start a job now
-        queue = 0
-        empty: list[WorkerProcess] = []
+        census = _Census()
         for w in self._workers:
             job = w.job
             if job is None:
                 if not w.is_retiring:
-                    empty.append(w)
+                    census.empty.append(w)
             elif not job.is_lending:
-                starts -= 1
-                if w.takes_queue(now):
-                    queue += self._room(w)
-        if starts <= 0:
-            return queue
-        return queue + sum(self._room(w) for w in empty[:starts]) + max(0, starts - len(empty))
+                census.busy += 1
+                if w.takes_queue(now) and self._room(w) > 0:
+                    census.queueable.append(w)
+        return census
 
     def _room(self, worker: WorkerProcess) -> int:
         """How many more jobs `worker` may hold: never more than it runs before it exits."""
@@ -196,22 +211,10 @@ class Pool:
             logger.warning("worker %s gone before job %s (%s)", worker.process.pid, *_ids(spec))
 
     def _pick(self) -> WorkerProcess:
-        now = time.monotonic()
-        busy = 0
-        empty: list[WorkerProcess] = []
-        queues: list[WorkerProcess] = []
-        for w in self._workers:
-            job = w.job
-            if job is None:
-                if not w.is_retiring:
-                    empty.append(w)
-            elif not job.is_lending:
-                busy += 1
-                if w.takes_queue(now) and self._room(w) > 0:
-                    queues.append(w)
-        if busy < self._size:
-            return empty[0] if empty else self._spawn()  # the spawn takes a lent slot
-        return min(queues, key=lambda w: len(w.jobs))
+        census = self._census()
+        if census.busy < self._size:
+            return census.empty[0] if census.empty else self._spawn()  # takes a lent slot
+        return min(census.queueable, key=lambda w: len(w.jobs))
 
     def cancel(self, uuid: str) -> None:
         """Ask the job to stop; kill its worker if it still runs after the grace period.
