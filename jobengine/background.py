@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobengine import codec, runtime
 from jobengine.clock import from_ms, to_ms
-from jobengine.errors import ErrorInfo, JobCanceled, JobEngineError, JobFailed
+from jobengine.errors import ErrorInfo, JobCanceled, JobEngineError, JobFailed, StoreError
 from jobengine.hub import Waiter
 from jobengine.methods import MethodLike, check_arguments, method_path, resolve
 from jobengine.retry import Retry
@@ -214,11 +214,25 @@ class BackgroundJobs:
             scheduled_job,
         )
         new = self._prepare(method, list(args or []), dict(kwargs or {}), launch)
-        record, created = self._store.jobs.insert(new, on_conflict)
+        record, created = self._insert(new, on_conflict)
         if created:
             delayed = record.run_after_ms > record.begin_ms
             self._engine._announce_new(record.run_after_ms if delayed else None)
         return BackgroundJob(self, record)
+
+    def _insert(self, new: NewJob, on_conflict: str) -> tuple[JobRecord, bool]:
+        """Insert, trying once more if the store connection broke (a server restart).
+
+        The retry cannot store the job twice: it has the same uuid, and a first attempt that did
+        commit is found and returned instead.
+        """
+        try:
+            return self._store.jobs.insert(new, on_conflict)
+        except StoreError:
+            existing = self._store.jobs.find(new.uuid)  # reconnects; raises if still down
+            if existing is not None:
+                return existing, True
+            return self._store.jobs.insert(new, on_conflict)
 
     def _prepare(
         self, method: MethodLike, args: list[Any], kwargs: dict[str, Any], launch: Launch

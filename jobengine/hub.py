@@ -91,8 +91,13 @@ class Hub:
         while True:
             try:
                 ready, _, _ = select.select([notifier.fileno(), self._stop_r], [], [], 5.0)
-            except (OSError, ValueError):
-                return
+            except Exception:
+                # The notifier lost its connection: back off, then drain() opens it again.
+                ready, _, _ = select.select([self._stop_r], [], [], 1.0)
+                if ready:
+                    return
+                notifier.drain()
+                continue
             if self._stop_r in ready:
                 return
             if ready:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import sqlite3
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 import peewee
 
-from jobengine.errors import StoreError
+from jobengine.errors import JobEngineError, StoreError
 
 DEFAULT_URL = "sqlite:///jobengine.db"
 
@@ -71,6 +74,16 @@ class _Tracked:
             _tracked[id(self)] = live
         return conn
 
+    def cursor(self, named_cursor: Any = None) -> Any:
+        # A connection the server dropped (restart, failover, idle kill) is replaced at the next
+        # statement outside a transaction; the statement that found it broken failed already.
+        db: Any = self
+        if not db.is_closed() and db.transaction_depth() == 0 and not db.is_connection_usable():
+            with contextlib.suppress(Exception):
+                db._state.conn.close()
+            db._state.reset()
+        return super().cursor(named_cursor)  # type: ignore[misc]
+
     def close_all(self) -> None:
         """Close the connections of every thread (call when the store is no longer used)."""
         with _tracked_lock:
@@ -125,3 +138,37 @@ def immediate(db: peewee.Database) -> Any:
     if is_sqlite(db):
         return db.atomic("IMMEDIATE")
     return db.atomic()
+
+
+_DRIVER_ERRORS: tuple[type[BaseException], ...] = (peewee.PeeweeException, sqlite3.Error)
+_F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
+
+
+def driver_errors() -> Any:
+    """A context that turns raw driver exceptions into peewee's (then StoreError upstairs)."""
+    return peewee.__dict__["__exception_wrapper__"]
+
+
+def translate_errors(cls: type[_T]) -> type[_T]:
+    """Wrap every public method so no driver or peewee exception leaves the store.
+
+    JobEngineError subclasses (a key conflict) pass through unchanged.
+    """
+    for name, func in list(vars(cls).items()):
+        if callable(func) and not name.startswith("_"):
+            setattr(cls, name, _translated(func))
+    return cls
+
+
+def _translated(func: _F) -> _F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except JobEngineError:
+            raise
+        except _DRIVER_ERRORS as exc:
+            raise StoreError(f"store error in {func.__name__}: {exc}") from exc
+
+    return wrapper  # type: ignore[return-value]

@@ -6,7 +6,7 @@ import os
 
 import peewee
 
-from jobengine.store.db import immediate
+from jobengine.store.db import immediate, translate_errors
 from jobengine.store.jobs import JobStore
 from jobengine.store.models import EngineRow as E
 
@@ -23,6 +23,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+@translate_errors
 class EngineStore:
     """Heartbeats of running engines; a dead engine's jobs are settled by a living one."""
 

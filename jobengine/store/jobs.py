@@ -17,7 +17,7 @@ from typing import Any
 import peewee
 
 from jobengine.errors import JobKeyConflict, StoreError
-from jobengine.store.db import immediate, is_sqlite
+from jobengine.store.db import driver_errors, immediate, is_sqlite, translate_errors
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import JobMessageRow as M
 from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
@@ -38,6 +38,7 @@ def _from_tuple(row: Sequence[Any]) -> JobRecord:
     return JobRecord(*values)
 
 
+@translate_errors
 class JobStore:
     """Background-job verbs over one peewee database."""
 
@@ -65,7 +66,8 @@ class JobStore:
 
     def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            self.db.cursor().executemany(sql, rows)
+            with driver_errors():
+                self.db.cursor().executemany(sql, rows)
 
     # -- insert ---------------------------------------------------------------------------
 

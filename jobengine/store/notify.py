@@ -15,7 +15,7 @@ import secrets
 import socket
 import tempfile
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from jobengine.store.db import Target
 
@@ -129,21 +129,44 @@ class SocketNotifier:
 
 
 class PgNotifier:
-    """LISTEN on a dedicated autocommit connection; NOTIFY on another."""
+    """LISTEN on a dedicated autocommit connection; NOTIFY on another.
+
+    A connection the server drops is opened again: at the next publish, and by `drain()` for
+    the listener. Messages sent while it was gone are lost; the fallback polls cover them.
+    """
 
     def __init__(self, url: str) -> None:
+        self._url = url
+        self._listen = self._listener()
+        self._talk = self._connect()
+
+    def _connect(self) -> Any:
         import psycopg
 
-        self._listen = psycopg.connect(url, autocommit=True)
-        self._listen.execute(f"LISTEN {CHANNEL}")
-        self._talk = psycopg.connect(url, autocommit=True)
+        return psycopg.connect(self._url, autocommit=True)
+
+    def _listener(self) -> Any:
+        conn = self._connect()
+        conn.execute(f"LISTEN {CHANNEL}")
+        return conn
 
     def publish(self, messages: Sequence[str]) -> None:
-        try:
-            for msg in messages:
-                self._talk.execute("SELECT pg_notify(%s, %s)", (CHANNEL, msg))
-        except Exception:
-            logger.warning("NOTIFY failed; listeners fall back to polling", exc_info=True)
+        for attempt in (1, 2):
+            try:
+                for msg in messages:
+                    self._talk.execute("SELECT pg_notify(%s, %s)", (CHANNEL, msg))
+                return
+            except Exception:
+                if attempt == 2:
+                    logger.warning("NOTIFY failed; listeners fall back to polling", exc_info=True)
+                    return
+                with contextlib.suppress(Exception):
+                    self._talk.close()
+                try:
+                    self._talk = self._connect()
+                except Exception:
+                    logger.warning("NOTIFY connection lost; listeners fall back to polling")
+                    return
 
     def fileno(self) -> int:
         return int(self._listen.fileno())
@@ -152,7 +175,13 @@ class PgNotifier:
         try:
             return [n.payload for n in self._listen.notifies(timeout=0)]
         except Exception:
-            logger.warning("LISTEN connection failed", exc_info=True)
+            logger.warning("LISTEN connection lost; opening it again")
+            with contextlib.suppress(Exception):
+                self._listen.close()
+            try:
+                self._listen = self._listener()
+            except Exception:
+                logger.warning("cannot LISTEN now; waiters fall back to polling")
             return []
 
     def close(self) -> None:
