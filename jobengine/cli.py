@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -81,10 +81,29 @@ def cli(verbose: int) -> None:
 @REGISTRY_OPTION
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 256))
 @click.option("--grace", default=10.0, show_default=True, help="Seconds running jobs get on stop.")
-def run(db: str, registry: str, workers: int, grace: float) -> None:
+@click.option(
+    "--keep-finished", default=86400.0, show_default=True, help="Seconds finished jobs are kept."
+)
+@click.option(
+    "--max-finished",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Most finished jobs kept; the oldest go first.",
+)
+def run(
+    db: str, registry: str, workers: int, grace: float, keep_finished: float, max_finished: int
+) -> None:
     """Run the engine and its worker pool until Ctrl-C or SIGTERM."""
     registry_dir = registry if os.path.isdir(registry) else None
-    engine = _engine(db, registry=registry_dir, workers=workers, grace=grace)
+    engine = _engine(
+        db,
+        registry=registry_dir,
+        workers=workers,
+        grace=grace,
+        keep_finished=timedelta(seconds=keep_finished),
+        max_finished=max_finished,
+    )
     stop = threading.Event()
     with _stop_signals(stop):
         engine.start()

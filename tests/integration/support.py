@@ -111,10 +111,18 @@ class Procs:
     def jobengine(self, *args: str, name: str = "cli", **env: str) -> Proc:
         return self.start([sys.executable, "-m", "jobengine", *args], name, **env)
 
-    def run_engine(self, db: str, *, workers: int = 1, grace: float = 1.0, **env: str) -> Proc:
+    def run_engine(
+        self,
+        db: str,
+        *,
+        workers: int = 1,
+        grace: float = 1.0,
+        extra: Sequence[str] = (),
+        **env: str,
+    ) -> Proc:
         """Start `jobengine run` (no registry, so any module may run); wait until it runs."""
         no_registry = str(self.folder / "no-registry")  # not a folder: the CLI loads none
-        options = ["--db", db, "--registry", no_registry, "--workers", str(workers)]
+        options = ["--db", db, "--registry", no_registry, "--workers", str(workers), *extra]
         proc = self.jobengine("run", *options, "--grace", str(grace), name="run", **env)
         wait_until(
             lambda: "running on" in proc.stderr or proc.popen.poll() is not None,
