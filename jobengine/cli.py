@@ -56,6 +56,16 @@ def _engine(db: str, **kwargs: Any) -> Any:
     return Engine(db, **kwargs)
 
 
+@contextmanager
+def _client(db: str, **kwargs: Any) -> Iterator[Any]:
+    """A client engine (not started) for one command, closed when it is done."""
+    engine = _engine(db, **kwargs)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 def parse_arg(text: str) -> Any:
     """A command-line ARG: JSON when it parses, else the string itself."""
     try:
@@ -159,8 +169,7 @@ def submit(
     """Launch METHOD (module:function) with ARGS (JSON where they parse, else strings)."""
     # With the registry loaded, a method outside its allowed_modules is refused here and now,
     # not later by the engine that would run it.
-    engine = _engine(db, registry=registry if os.path.isdir(registry) else None)
-    try:
+    with _client(db, registry=registry if os.path.isdir(registry) else None) as engine:
         job = engine.background.execute(
             method,
             [parse_arg(a) for a in args],
@@ -174,8 +183,6 @@ def submit(
         if not _engine_running(engine):
             err.print("jobengine: no engine is running on this store; start `jobengine run`")
         sys.exit(_report(job, timeout))
-    finally:
-        engine.close()
 
 
 def _engine_running(engine: Any) -> bool:
@@ -205,8 +212,7 @@ def _report(job: Any, timeout: float | None) -> int:
 @click.option("--limit", default=100, show_default=True, help="Newest N jobs.")
 def jobs(db: str, state: str | None, key: str | None, method: str | None, limit: int) -> None:
     """List background jobs (newest last)."""
-    engine = _engine(db)
-    try:
+    with _client(db) as engine:
         found = engine.background.get(
             state=state.upper() if state else None, key=key, method=method
         )[-limit:]
@@ -223,8 +229,6 @@ def jobs(db: str, state: str | None, key: str | None, method: str | None, limit:
                 str(j.error or ""),
             )
         out.print(table)
-    finally:
-        engine.close()
 
 
 @cli.command()
@@ -232,8 +236,7 @@ def jobs(db: str, state: str | None, key: str | None, method: str | None, limit:
 @click.argument("uuid")
 def show(db: str, uuid: str) -> None:
     """Show one job: fields, progress, messages, error with traceback."""
-    engine = _engine(db)
-    try:
+    with _client(db) as engine:
         job = _find(engine, uuid)
         rows = [
             ("uuid", job.uuid),
@@ -263,8 +266,6 @@ def show(db: str, uuid: str) -> None:
             out.print(f"{'error':>14}: {job.error}")
             if job.error.traceback:
                 out.print(job.error.traceback.rstrip())
-    finally:
-        engine.close()
 
 
 @cli.command("wait")
@@ -273,11 +274,8 @@ def show(db: str, uuid: str) -> None:
 @click.option("--timeout", type=float, default=None)
 def wait_cmd(db: str, uuid: str, timeout: float | None) -> None:
     """Wait for a job to finish; print its result (exit 2 failed, 3 canceled, 4 timeout)."""
-    engine = _engine(db)
-    try:
+    with _client(db) as engine:
         code = _report(_find(engine, uuid), timeout)
-    finally:
-        engine.close()
     sys.exit(code)
 
 
@@ -286,16 +284,13 @@ def wait_cmd(db: str, uuid: str, timeout: float | None) -> None:
 @click.argument("uuid")
 def cancel(db: str, uuid: str) -> None:
     """Ask a job to stop (it is killed after the engine's grace period)."""
-    engine = _engine(db)
-    try:
+    with _client(db) as engine:
         job = _find(engine, uuid)
         job.cancel()
         out.print(
             f"{job.uuid}: {job.state.value}"
             + (" (cancel requested)" if not job.is_finished else "")
         )
-    finally:
-        engine.close()
 
 
 @cli.group()
