@@ -1,14 +1,20 @@
-"""Where time comes from: the Clock seam the scheduler and the managers take."""
+"""Where time comes from: the one Clock an engine reads every instant and timer from."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Protocol
 
 
 class Clock(Protocol):
-    """A source of wall-clock time; tests pass `jobengine.testing.FakeClock`."""
+    """A source of time; tests pass `jobengine.testing.FakeClock`.
+
+    `now()`/`time()` give wall-clock instants (what the store records); `monotonic()` gives
+    seconds for timers and deadlines, never going back; `wait()` is the only way the engine's
+    loops sleep, so a fake clock can release them.
+    """
 
     def now(self) -> datetime:
         """Return the current instant as an aware UTC datetime."""
@@ -16,6 +22,18 @@ class Clock(Protocol):
 
     def time(self) -> float:
         """Return the current instant as epoch seconds."""
+        ...
+
+    def monotonic(self) -> float:
+        """Return seconds from an arbitrary origin; never decreases."""
+        ...
+
+    def wait(self, seconds: float, event: threading.Event | None = None) -> bool:
+        """Sleep up to `seconds` of this clock's time, or until `event` is set.
+
+        Returns:
+            True if `event` was set.
+        """
         ...
 
 
@@ -27,6 +45,16 @@ class SystemClock:
 
     def time(self) -> float:
         return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wait(self, seconds: float, event: threading.Event | None = None) -> bool:
+        seconds = max(0.0, seconds)
+        if event is None:
+            time.sleep(seconds)
+            return False
+        return event.wait(seconds)
 
 
 def to_ms(at: datetime) -> int:

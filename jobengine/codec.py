@@ -96,13 +96,22 @@ def dumps(value: Any, *, what: str = "value") -> str:
         SerializationError: naming the part of `value` that cannot be stored.
     """
     if type(value) is list and all(type(v) in _PLAIN for v in value):
-        return _plain_encoder.encode(value)  # the common case: no tags, no walk in Python
-    return _plain_encoder.encode(_encode(value, what))
+        text = _plain_encoder.encode(value)  # the common case: no tags, no walk in Python
+    else:
+        text = _plain_encoder.encode(_encode(value, what))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a file name that is not UTF-8) cannot be stored raw; as a \u escape
+        # it is valid JSON text and loads back as the same string.
+        return _ascii_encoder.encode(json.loads(text))
+    return text
 
 
 # Exact types (not subclasses: an IntEnum or a str subclass takes the tagged path's checks).
 _PLAIN = frozenset({type(None), bool, int, str})
 _plain_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_ascii_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
 def loads(text: str | None) -> Any:
