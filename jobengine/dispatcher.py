@@ -1,8 +1,9 @@
 """The engine's work loop: claim runnable jobs, feed the pool, record what workers report.
 
-One thread owns the pool. Each turn it waits for worker reports or a wake-up, then writes all
-reports of the turn and claims the next jobs in a single store transaction (batching is what
-makes the drain rate), and hands claimed jobs to idle workers.
+One thread owns the pool. Each turn (`step(now, events)`) takes what the pool reported, writes
+all reports of the turn and claims the next jobs in a single store transaction (batching is what
+makes the drain rate), and hands claimed jobs to idle workers; `serve()` only waits on the pool
+and repeats it. Every instant comes from the engine's clock.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import math
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from jobengine.events import (
     PoolEvent,
 )
 from jobengine.hub import Hub
+from jobengine.limits import DEFAULT_LIMITS, Limits, clip, result_error, storable
 from jobengine.methods import is_allowed
 from jobengine.pool import Pool
 from jobengine.store import Batch, Finish, JobRecord, Store, pack
@@ -46,13 +47,15 @@ class DispatchConfig:
     poll_s: float = 1.0  # re-check the store for work without a wake-up
     heartbeat_s: float = 2.0
     stale_s: float = 15.0  # an engine silent this long is dead
-    purge_s: float = 30.0
+    purge_s: float = 1.0  # the cap on finished jobs holds within this after a job ends
+    age_purge_s: float = 30.0  # jobs past keep_finished go at least this often
     keep_finished_ms: int = 24 * 3600 * 1000
     max_finished: int = 1000
     allowed_modules: Sequence[str] | None = None
     prefetch: int = 2  # claimed jobs kept ready beyond the idle workers
     low_water: int = 1  # claim again when no more than idle + this are ready
     batch_s: float = 0.002  # longest a report waits to be written while workers are busy
+    limits: Limits = DEFAULT_LIMITS
 
 
 class Dispatcher:
@@ -77,11 +80,13 @@ class Dispatcher:
         self._running: dict[str, JobRecord] = {}
         self._batch = Batch()
         self._batch_since = 0.0
+        self._ended_since_purge = False
         # Monotonic times of periodic work; "due" is when a delayed or retried job may run.
         self._timers = {
             "poll": 0.0,
             "heartbeat": 0.0,
             "purge": 0.0,
+            "age_purge": 0.0,
             "settle": 0.0,
             "due": math.inf,
         }
@@ -90,7 +95,7 @@ class Dispatcher:
     # -- other threads ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="jobengine-dispatcher", daemon=True)
+        self._thread = threading.Thread(target=self.serve, name="jobengine-dispatcher", daemon=True)
         self._thread.start()
 
     def wake(self, at_ms: int | None = None) -> None:
@@ -99,7 +104,8 @@ class Dispatcher:
             delay_s = (at_ms - to_ms(self.clock.now())) / 1000
             if delay_s > 0:
                 with self._lock:
-                    self._timers["due"] = min(self._timers["due"], time.monotonic() + delay_s)
+                    due = self.clock.monotonic() + delay_s
+                    self._timers["due"] = min(self._timers["due"], due)
         self._maybe_work = True
         # A full pipe means a wake-up is pending anyway.
         with contextlib.suppress(BlockingIOError, OSError):
@@ -121,25 +127,26 @@ class Dispatcher:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def serve(self) -> None:
+        """Wait on the pool and run `step` until `stop()`, then shut the pool down."""
         while not self._stopping:
             try:
-                self._turn()
+                events = self.pool.wait(self._timeout(self.clock.monotonic()), [self._wake_r])
+                if self.pool.extras_ready:
+                    self._drain_wake()
+                self.step(self.clock.monotonic(), events)
             except Exception:
                 logger.exception("dispatcher turn failed; retrying")
-                time.sleep(0.2)  # a store outage must not spin the CPU
+                self.clock.wait(0.2)  # a store outage must not spin the CPU
         self._shutdown()
 
-    def _turn(self) -> None:
-        now = time.monotonic()
-        events = self.pool.wait(self._timeout(now), [self._wake_r])
-        if self.pool.extras_ready:
-            self._drain_wake()
-        self._fold(events)
+    def step(self, now: float, events: Sequence[PoolEvent] = ()) -> None:
+        """One turn at monotonic `now`: fold the pool's `events`, feed idle workers, run due
+        timers, and write reports and claim jobs when it is time."""
+        self._fold(events, now)
         self._take_cancels()
         # Workers get their next job before any store write, so they run while it commits.
         self._feed()
-        now = time.monotonic()
         self._timed(now)
         if self._should_write(now):
             self._flush_and_claim()
@@ -148,7 +155,9 @@ class Dispatcher:
     def _timeout(self, now: float) -> float:
         if self._ready and self.pool.idle > 0:
             return 0.0
-        until = min(self._timers.values())
+        until = min(v for k, v in self._timers.items() if k != "purge")
+        if self._ended_since_purge:
+            until = min(until, self._timers["purge"])
         if self._batch:
             until = min(until, self._batch_since + self.cfg.batch_s)
         if self._maybe_work and self.pool.idle > 0:
@@ -181,20 +190,23 @@ class Dispatcher:
         except (BlockingIOError, OSError):
             pass
 
-    def _fold(self, events: Sequence[PoolEvent]) -> None:
+    def _fold(self, events: Sequence[PoolEvent], now: float) -> None:
         b = self._batch
         if events and not b:
-            self._batch_since = time.monotonic()
+            self._batch_since = now
+        limits = self.cfg.limits
         for ev in events:
             if isinstance(ev, JobStarted):
                 b.started[ev.uuid] = (int(ev.at * 1000), self.cfg.host, ev.pid)
             elif isinstance(ev, JobProgress):
-                b.progress[ev.uuid] = (ev.percent, ev.text)
+                text = clip(ev.text, limits.progress_text_bytes, "progress text")
+                b.progress[ev.uuid] = (ev.percent, text)
             elif isinstance(ev, JobMessage):
-                b.messages.append((ev.uuid, int(ev.at * 1000), ev.text))
+                text = clip(ev.text, limits.message_bytes, "message")
+                b.messages.append((ev.uuid, int(ev.at * 1000), text))
             elif isinstance(ev, JobFinished):
                 self._running.pop(ev.uuid, None)
-                b.finishes.append(_finish(ev))
+                b.finishes.append(_finish(ev, limits))
                 self._maybe_work = True  # a freed key may let a queued job run
             elif isinstance(ev, JobReturned):
                 # Queued in a worker but never started: run it next, elsewhere (it keeps its
@@ -232,8 +244,12 @@ class Dispatcher:
         if now >= t["settle"]:
             t["settle"] = now + self.cfg.stale_s / 2
             self.settle_dead()
-        if now >= t["purge"]:
+        if now >= t["age_purge"]:
+            t["age_purge"] = now + self.cfg.age_purge_s
+            self._ended_since_purge = True
+        if now >= t["purge"] and self._ended_since_purge:
             t["purge"] = now + self.cfg.purge_s
+            self._ended_since_purge = False
             self.purge()
 
     def request_cancel_polled(self) -> None:
@@ -288,6 +304,8 @@ class Dispatcher:
             self._batch = _merge(batch, self._batch)  # keep every report until it is stored
             raise
         self._announce_ended(recorded.ended)
+        if recorded.ended:
+            self._ended_since_purge = True  # the cap on finished jobs holds within purge_s
         if recorded.retry_at_ms is not None:
             self.wake(recorded.retry_at_ms)
         self._ready.extend(claimed)
@@ -326,7 +344,7 @@ class Dispatcher:
     def _shutdown(self) -> None:
         try:
             finished = self.pool.stop(self.cfg.grace_s)  # given-back jobs return to _ready
-            self._fold(finished)
+            self._fold(finished, self.clock.monotonic())
             self.store.jobs.unclaim([r.uuid for r in self._ready])
             self._ready.clear()
             if self._batch:
@@ -337,16 +355,27 @@ class Dispatcher:
             logger.exception("dispatcher shutdown failed")
 
 
-def _finish(ev: JobFinished) -> Finish:
+def _finish(ev: JobFinished, limits: Limits) -> Finish:
+    """The outcome to store: text made storable and within limits; a result that cannot be
+    stored fails the job with the reason instead of blocking every other job's write."""
     err = ev.error
+    state, result = ev.state.value, ev.result
+    error = (err.type, err.message, err.traceback) if err else (None, None, None)
+    if result is not None:
+        refusal = result_error(result, limits.result_bytes)
+        if refusal is None and storable(result) is not result:
+            refusal = "result is not valid Unicode text"
+        if refusal is not None:
+            state, result, error = "FAILED", None, ("ResultError", refusal, "")
+    cut = limits.error_bytes
     return Finish(
         uuid=ev.uuid,
-        state=ev.state.value,
+        state=state,
         end_ms=int(ev.at * 1000),
-        result=ev.result,
-        error_type=err.type if err else None,
-        error_message=err.message if err else None,
-        error_traceback=err.traceback if err else None,
+        result=result,
+        error_type=clip(error[0], 200, "error type") if error[0] is not None else None,
+        error_message=clip(error[1], cut, "error message") if error[1] is not None else None,
+        error_traceback=clip(error[2], cut, "traceback") if error[2] is not None else None,
         retry_delay_s=ev.retry_delay_s,
     )
 

@@ -16,6 +16,7 @@ from jobengine.background import BackgroundJobs
 from jobengine.clock import Clock, SystemClock, to_ms
 from jobengine.errors import JobEngineError
 from jobengine.hub import Hub
+from jobengine.limits import DEFAULT_LIMITS, Limits
 from jobengine.registry import load as load_registry
 from jobengine.store import DEFAULT_URL, Store, pack
 
@@ -48,6 +49,7 @@ class Engine:
         grace: float = 10.0,
         max_jobs_per_worker: int | None = 10_000,
         allowed_modules: Sequence[str] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         if workers < 1:
             raise JobEngineError(f"workers={workers!r}: an engine needs at least 1 worker")
@@ -59,6 +61,7 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         self.grace = grace
         self.max_jobs_per_worker = max_jobs_per_worker
+        self.limits = limits
         self.registry_path = registry
         self.registry = load_registry(registry) if registry is not None else None
         allowed = list(allowed_modules) if allowed_modules is not None else None
@@ -104,6 +107,7 @@ class Engine:
             allowed_modules=self.allowed_modules,
             prefetch=max(32, 8 * self.workers),
             low_water=self.workers,
+            limits=self.limits,
         )
         dispatcher = Dispatcher(self.store, pool, self.hub, self.clock, cfg)
         self.hub.on_new = dispatcher.wake
