@@ -218,7 +218,13 @@ class Dispatcher:
     def _take_cancels(self) -> None:
         with self._lock:
             cancels, self._cancels = self._cancels, []
+        if not cancels:
+            return
+        # A cancel wake-up is a hint (anyone may NOTIFY): act only on what the store says.
+        requested = set(self.store.jobs.cancel_requested(self.cfg.engine_id))
         for uuid in cancels:
+            if uuid not in requested:
+                continue
             if uuid in self._running:
                 self.pool.cancel(uuid)
                 continue

@@ -1,9 +1,14 @@
-"""In-process wake-ups: waiters sleep on events set when their jobs end, here or elsewhere."""
+"""In-process wake-ups: waiters sleep on events set when their jobs end, here or elsewhere.
+
+Every wake-up is a hint to look again: waiters and the dispatcher re-read the store before they
+believe a job ended or was asked to stop. A malformed notification is dropped, never fatal.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import select
 import threading
 from collections.abc import Callable, Iterable
@@ -11,6 +16,23 @@ from collections.abc import Callable, Iterable
 from jobengine.store.notify import Notifier
 
 logger = logging.getLogger(__name__)
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_MAX_MS = 1 << 53  # past any real instant; a larger "n <ms>" is malformed
+
+
+def parse(message: str) -> tuple[str, list[str]] | None:
+    """Split a notification into its kind and arguments; None when it is malformed."""
+    kind, _, rest = message.partition(" ")
+    args = rest.split()
+    if kind in ("d", "c"):
+        return (kind, args) if args and all(_UUID.match(u) for u in args) else None
+    if kind == "n":
+        if not args:
+            return kind, []
+        if len(args) == 1 and args[0].isdigit() and int(args[0]) < _MAX_MS:
+            return kind, args
+    return None
 
 
 class Waiter:
@@ -96,25 +118,38 @@ class Hub:
                 ready, _, _ = select.select([self._stop_r], [], [], 1.0)
                 if ready:
                     return
-                notifier.drain()
+                self._drain(notifier)
                 continue
             if self._stop_r in ready:
                 return
             if ready:
-                self._dispatch(notifier.drain())
+                self.dispatch(self._drain(notifier))
 
-    def _dispatch(self, messages: list[str]) -> None:
+    @staticmethod
+    def _drain(notifier: Notifier) -> list[str]:
+        try:
+            return notifier.drain()
+        except Exception:  # the listener thread must outlive any input
+            logger.exception("reading notifications failed")
+            return []
+
+    def dispatch(self, messages: list[str]) -> None:
+        """Route notifications from other processes; malformed ones are dropped."""
         for msg in messages:
-            kind, *uuids = msg.split()
+            parsed = parse(msg) if isinstance(msg, str) else None
+            if parsed is None:
+                logger.debug("ignored malformed notification %r", str(msg)[:100])
+                continue
+            kind, args = parsed
             try:
                 if kind == "d":
-                    self.ended(uuids)
+                    self.ended(args)
                 elif kind == "n" and self.on_new is not None:
-                    self.on_new(int(uuids[0]) if uuids else None)
+                    self.on_new(int(args[0]) if args else None)
                 elif kind == "c" and self.on_cancel is not None:
-                    self.on_cancel(uuids)
+                    self.on_cancel(args)
             except Exception:
-                logger.exception("handling notification %r failed", msg)
+                logger.exception("handling notification %r failed", msg[:100])
 
     def close(self) -> None:
         if self._thread is not None:

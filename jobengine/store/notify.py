@@ -1,8 +1,9 @@
 """Cross-process wake-ups: LISTEN/NOTIFY on PostgreSQL, datagram sockets on one SQLite host.
 
 Messages are short strings: ``"n"`` (new runnable jobs), ``"d <uuid> ..."`` (jobs ended),
-``"c <uuid> ..."`` (cancel requested). A lost message costs only latency: every listener also
-re-checks the store on a slow timer.
+``"c <uuid> ..."`` (cancel requested). They are hints only: a listener re-reads the store before
+acting, so a forged or malformed message costs at most a query. A lost message costs only
+latency: every listener also re-checks the store on a slow timer.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import logging
 import os
 import secrets
 import socket
+import stat
 import tempfile
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from jobengine.errors import StoreError
 from jobengine.store.db import Target
 
 logger = logging.getLogger(__name__)
@@ -52,21 +55,42 @@ def pack(prefix: str, uuids: Sequence[str], limit: int = _PG_PAYLOAD_MAX) -> lis
     return out
 
 
+_SUN_PATH_MAX = 107  # bytes in sockaddr_un.sun_path, less the terminating NUL
+
+
+def private_folder(*parts: str) -> str:
+    """A folder under the temp directory that only this user can enter (0700, owned by us).
+
+    Raises:
+        StoreError: the folder exists but belongs to another user.
+    """
+    top = os.path.join(tempfile.gettempdir(), f"jobengine-{os.getuid()}")
+    os.makedirs(top, mode=0o700, exist_ok=True)
+    info = os.lstat(top)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise StoreError(f"wake-up folder {top} is not a folder of this user; remove it")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(top, 0o700)  # only our own processes may reach the sockets inside
+    folder = os.path.join(top, *parts)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return folder
+
+
 class SocketNotifier:
-    """One abstract-namespace datagram socket per process, listed in a per-database folder."""
+    """One datagram socket file per process, in a per-database folder only this user can enter."""
 
     def __init__(self, db_path: str) -> None:
         digest = hashlib.sha1(os.path.realpath(db_path).encode()).hexdigest()[:16]
-        self.folder = os.path.join(tempfile.gettempdir(), f"jobengine-{os.getuid()}", digest)
-        os.makedirs(self.folder, exist_ok=True)
-        self._prefix = f"jobengine/{digest}/"
+        self.folder = private_folder(digest)
         self._name = f"{os.getpid()}-{secrets.token_hex(4)}"
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.bind("\0" + self._prefix + self._name)
-        self._sock.setblocking(False)
         self._entry = os.path.join(self.folder, self._name)
-        with open(self._entry, "w"):
-            pass
+        if len(os.fsencode(self._entry)) > _SUN_PATH_MAX:
+            raise StoreError(
+                f"wake-up socket path {self._entry!r} is too long; set TMPDIR to a shorter folder"
+            )
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(self._entry)
+        self._sock.setblocking(False)
         self._out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._out.setblocking(False)
         self._seen: list[str] = []
@@ -95,7 +119,7 @@ class SocketNotifier:
 
     def _send(self, name: str, data: bytes) -> bool:
         try:
-            self._out.sendto(data, "\0" + self._prefix + name)
+            self._out.sendto(data, os.path.join(self.folder, name))
         except (ConnectionRefusedError, FileNotFoundError):
             # The listener is gone (its process died): drop its entry.
             with contextlib.suppress(OSError):
@@ -115,7 +139,7 @@ class SocketNotifier:
         out: list[str] = []
         while True:
             try:
-                out.append(self._sock.recv(65536).decode())
+                out.append(self._sock.recv(65536).decode("utf-8", "replace"))
             except (BlockingIOError, InterruptedError):
                 return out
             except OSError:

@@ -192,7 +192,22 @@ def test_cancel_of_a_claimed_job_not_yet_running_ends_it_canceled(rig: Rig) -> N
     job = rig.engine.background.execute("tests.integration.jobs:add", args=[1, 1])
     rig.dispatcher.wake()
     rig.step()  # claimed into the ready queue: no idle worker
+    job.cancel()  # the store records the request; the notification reaches the dispatcher
     rig.dispatcher.request_cancel([job.uuid])
     rig.step()
     job.refresh()
     assert job.state is JobState.CANCELED
+
+
+def test_forged_cancel_wake_up_does_not_stop_a_running_job(rig: Rig) -> None:
+    job = rig.engine.background.execute("tests.integration.jobs:add", args=[1, 1])
+    rig.step()
+    rig.step(JobStarted(job.uuid, 1, rig.clock.time()))
+    rig.engine.hub.on_cancel = rig.dispatcher.request_cancel
+    rig.engine.hub.dispatch([f"c {job.uuid}", "", "c", "c not-a-uuid", "n 1e9", "\x00"])
+    rig.step()
+    assert rig.pool.canceled == []
+    job.cancel()
+    rig.engine.hub.dispatch([f"c {job.uuid}"])
+    rig.step()
+    assert rig.pool.canceled == [job.uuid]
