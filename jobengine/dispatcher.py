@@ -27,6 +27,7 @@ from jobengine.events import (
     JobStarted,
     PoolEvent,
 )
+from jobengine.heartbeat import Heartbeat
 from jobengine.hub import Hub
 from jobengine.limits import DEFAULT_LIMITS, Limits, clip, result_error, storable
 from jobengine.methods import is_allowed
@@ -45,7 +46,6 @@ class DispatchConfig:
     queues: Sequence[str] | None = None
     grace_s: float = 10.0
     poll_s: float = 1.0  # re-check the store for work without a wake-up
-    heartbeat_s: float = 2.0
     stale_s: float = 15.0  # an engine silent this long is dead
     purge_s: float = 1.0  # the cap on finished jobs holds within this after a job ends
     age_purge_s: float = 30.0  # jobs past keep_finished go at least this often
@@ -62,9 +62,17 @@ class Dispatcher:
     """Runs the work loop in its own thread until `stop()`."""
 
     def __init__(
-        self, store: Store, pool: Pool, hub: Hub, clock: Clock, cfg: DispatchConfig
+        self,
+        store: Store,
+        pool: Pool,
+        hub: Hub,
+        clock: Clock,
+        cfg: DispatchConfig,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.store = store
+        self.heartbeat = heartbeat
+        self._fenced = False
         self.pool = pool
         self.hub = hub
         self.clock = clock
@@ -84,7 +92,6 @@ class Dispatcher:
         # Monotonic times of periodic work; "due" is when a delayed or retried job may run.
         self._timers = {
             "poll": 0.0,
-            "heartbeat": 0.0,
             "purge": 0.0,
             "age_purge": 0.0,
             "settle": 0.0,
@@ -116,6 +123,11 @@ class Dispatcher:
             self._cancels.extend(uuids)
         self.wake()
 
+    def fenced(self) -> None:
+        """Another engine settled this one: its claims are void (called from any thread)."""
+        self._fenced = True
+        self.wake()
+
     def stop(self) -> None:
         """Stop claiming, give running jobs the grace period, record them, and end the loop."""
         self._stopping = True
@@ -144,6 +156,8 @@ class Dispatcher:
         """One turn at monotonic `now`: fold the pool's `events`, feed idle workers, run due
         timers, and write reports and claim jobs when it is time."""
         self._fold(events, now)
+        if self._fenced:
+            self._drop_claims()
         self._take_cancels()
         # Workers get their next job before any store write, so they run while it commits.
         self._feed()
@@ -244,9 +258,6 @@ class Dispatcher:
             t["poll"] = now + self.cfg.poll_s
             self._maybe_work = True
             self.request_cancel_polled()
-        if now >= t["heartbeat"]:
-            t["heartbeat"] = now + self.cfg.heartbeat_s
-            self.store.engines.heartbeat(self.cfg.engine_id, to_ms(self.clock.now()))
         if now >= t["settle"]:
             t["settle"] = now + self.cfg.stale_s / 2
             self.settle_dead()
@@ -291,7 +302,7 @@ class Dispatcher:
 
     def _flush_and_claim(self) -> None:
         want = 0
-        if self._needs_claim():
+        if self._needs_claim() and self._has_lease():
             want = max(0, self.pool.idle + self.cfg.prefetch - len(self._ready))
             # Cleared before the claim: a wake-up arriving during it sets the flag again.
             self._maybe_work = False
@@ -323,7 +334,30 @@ class Dispatcher:
             self.hub.ended(uuids)
             self.store.notifier.publish(pack("d", uuids))
 
+    def _has_lease(self) -> bool:
+        """Whether this engine may hand out jobs: its lease holds, or a beat now renews it."""
+        hb = self.heartbeat
+        if hb is not None and not hb.has_lease(self.clock.monotonic()):
+            hb.beat()  # a fenced engine registers again, with a new lease
+        if self._fenced:
+            self._drop_claims()  # before anything claimed under the old lease can be handed out
+        return hb is None or hb.has_lease(self.clock.monotonic())
+
+    def _drop_claims(self) -> None:
+        """After a fencing: the settler requeued our unstarted jobs and failed the running ones,
+        so none of them may start or go on here."""
+        self._fenced = False
+        dropped = len(self._ready)
+        self._ready.clear()
+        for uuid in list(self._running):
+            self.pool.cancel(uuid)
+        logger.warning(
+            "fenced: dropped %d claimed jobs, stopping %d running ones", dropped, len(self._running)
+        )
+
     def _feed(self) -> None:
+        if not self._ready or self.pool.idle <= 0 or self._stopping or not self._has_lease():
+            return
         while self._ready and self.pool.idle > 0 and not self._stopping:
             rec = self._ready.popleft()
             if not self._allowed(rec):

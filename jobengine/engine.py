@@ -13,8 +13,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from jobengine.background import BackgroundJobs
-from jobengine.clock import Clock, SystemClock, to_ms
+from jobengine.clock import Clock, SystemClock
 from jobengine.errors import JobEngineError
+from jobengine.heartbeat import Heartbeat, Identity
 from jobengine.hub import Hub
 from jobengine.limits import DEFAULT_LIMITS, Limits
 from jobengine.registry import load as load_registry
@@ -74,6 +75,7 @@ class Engine:
         self.engine_id = str(uuidlib.uuid4())
         self.host = socket.gethostname()
         self._dispatcher: Dispatcher | None = None
+        self._heartbeat: Heartbeat | None = None
         self._checkpointer: threading.Thread | None = None
         self._checkpoint_stop = threading.Event()
         self._closed = False
@@ -89,7 +91,10 @@ class Engine:
         from jobengine.dispatcher import DispatchConfig, Dispatcher
         from jobengine.pool import Pool
 
-        self.store.engines.register(self.engine_id, self.host, os.getpid(), to_ms(self.clock.now()))
+        heartbeat = Heartbeat(
+            self.store, Identity(self.engine_id, self.host, os.getpid()), self.clock
+        )
+        heartbeat.register()
         pool = Pool(
             self.workers,
             grace_s=self.grace,
@@ -109,13 +114,16 @@ class Engine:
             low_water=self.workers,
             limits=self.limits,
         )
-        dispatcher = Dispatcher(self.store, pool, self.hub, self.clock, cfg)
+        dispatcher = Dispatcher(self.store, pool, self.hub, self.clock, cfg, heartbeat)
+        heartbeat.on_fenced = dispatcher.fenced
         self.hub.on_new = dispatcher.wake
         self.hub.on_cancel = dispatcher.request_cancel
         self.hub.ensure_listening()
         dispatcher.settle_dead()
         dispatcher.start()
+        heartbeat.start()
         self._dispatcher = dispatcher
+        self._heartbeat = heartbeat
         self._start_checkpointer()
         logger.info(
             "engine %s started on %s with %d workers", self.engine_id, self.url, self.workers
@@ -129,8 +137,11 @@ class Engine:
             return
         self.hub.on_new = None
         self.hub.on_cancel = None
-        dispatcher.stop()
+        dispatcher.stop()  # the heartbeat goes on through a warm stop: the engine is alive
         self._dispatcher = None
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
         self._stop_checkpointer()
         self.store.engines.unregister(self.engine_id)
         logger.info("engine %s stopped", self.engine_id)

@@ -37,8 +37,10 @@ class EngineStore:
                 id=engine_id, host=host, pid=pid, started_ms=now_ms, heartbeat_ms=now_ms
             ).execute()
 
-    def heartbeat(self, engine_id: str, now_ms: int) -> None:
-        E.update(heartbeat_ms=now_ms).where(E.id == engine_id).execute()
+    def heartbeat(self, engine_id: str, now_ms: int) -> bool:
+        """Record that `engine_id` is alive; False when its row is gone (another engine
+        settled it)."""
+        return bool(E.update(heartbeat_ms=now_ms).where(E.id == engine_id).execute())
 
     def unregister(self, engine_id: str) -> None:
         with immediate(self.db):

@@ -12,6 +12,7 @@ from jobengine import Engine, JobState
 from jobengine.dispatcher import DispatchConfig, Dispatcher
 from jobengine.errors import ErrorInfo
 from jobengine.events import JobFinished, JobMessage, JobProgress, JobSpec, JobStarted, PoolEvent
+from jobengine.heartbeat import Heartbeat, Identity
 from jobengine.limits import Limits
 from jobengine.testing import FakeClock
 
@@ -179,12 +180,47 @@ def test_delayed_job_is_claimed_when_the_clock_reaches_its_time(rig: Rig) -> Non
     assert [s.uuid for s in rig.pool.submitted] == [job.uuid]
 
 
-def test_heartbeat_is_written_with_the_clock_time(rig: Rig) -> None:
-    rig.step()
+def test_heartbeat_writes_the_clock_time_and_extends_the_lease(rig: Rig) -> None:
+    hb = _heartbeat(rig)
     rig.clock.advance(60)
+    assert not hb.has_lease(rig.clock.monotonic())
+    assert hb.beat() is True
+    assert hb.has_lease(rig.clock.monotonic())
+    assert not hb.has_lease(rig.clock.monotonic() + 7.5)
+    now_ms = int(rig.clock.time() * 1000)
+    assert "e-1" not in rig.engine.store.engines.dead("otherhost", now_ms, 1)
+
+
+def test_engine_settled_while_paused_hands_out_nothing_it_had_claimed(rig: Rig) -> None:
+    hb = _heartbeat(rig)
+    rig.dispatcher.heartbeat = hb
+    hb.on_fenced = rig.dispatcher.fenced
+    rig.pool.slots = 1
+    add = "tests.integration.jobs:add"
+    first, second = (rig.engine.background.execute(add, args=[i, 0]) for i in range(2))
     rig.step()
-    dead = rig.engine.store.engines.dead("otherhost", int(rig.clock.time() * 1000), 1000)
-    assert "e-1" not in dead
+    assert [s.uuid for s in rig.pool.submitted] == [first.uuid]
+    rig.step(JobStarted(first.uuid, 1, rig.clock.time()))
+    rig.clock.advance(0.01)
+    rig.step()  # the start is written
+    # Paused for 20 s: another engine finds us silent and settles us.
+    rig.clock.advance(20)
+    now_ms = int(rig.clock.time() * 1000)
+    rig.engine.store.engines.settle(["e-1"], now_ms)
+    assert [r.uuid for r in rig.engine.store.jobs.claim("e-2", 10, now_ms)] == [second.uuid]
+    rig.pool.done(first.uuid)  # a free slot: the second job, now another's, must not take it
+    rig.step()
+    assert [s.uuid for s in rig.pool.submitted] == []
+    assert rig.pool.canceled == [first.uuid]
+    assert first.refresh().state is JobState.FAILED
+    assert second.refresh().state is JobState.ACTIVE
+    assert "e-1" not in rig.engine.store.engines.dead("otherhost", now_ms, 1)  # registered again
+
+
+def _heartbeat(rig: Rig) -> Heartbeat:
+    hb = Heartbeat(rig.engine.store, Identity("e-1", "testhost", 1), rig.clock)
+    hb.lease_until = rig.clock.monotonic() + 7.5
+    return hb
 
 
 def test_cancel_of_a_claimed_job_not_yet_running_ends_it_canceled(rig: Rig) -> None:
