@@ -93,6 +93,22 @@ def is_allowed(module_name: str, allowed_modules: Sequence[str]) -> bool:
     return any(module_name == m or module_name.startswith(m + ".") for m in allowed_modules)
 
 
+def check_allowed_modules(value: object) -> list[str] | None:
+    """An allow-list as given to the Engine: None, or a list of dotted module names.
+
+    Raises:
+        MethodError: a single string (not a list) or an entry that is not a module name.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise MethodError(f"allowed_modules={value!r}: give a list of module names")
+    for name in value:
+        if not isinstance(name, str) or not all(_is_name(p) for p in name.split(".")):
+            raise MethodError(f"allowed_modules: {name!r} is not a dotted module name")
+    return list(value)
+
+
 def describe_allowed(allowed_modules: Sequence[str] | None) -> str:
     """Which modules may run, in words (what `jobengine run` prints at start)."""
     if allowed_modules is None:

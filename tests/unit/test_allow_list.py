@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from jobengine import Engine
 from jobengine.errors import MethodError
 from jobengine.methods import DEFAULT_POLICY, describe_allowed, method_refusal, resolve
 from tests.integration import jobs
@@ -141,3 +144,23 @@ def test_describe_allowed_says_what_runs() -> None:
     assert "not the standard library or installed packages" in DEFAULT_POLICY
     assert describe_allowed(["examples", "tests"]) == "examples, tests"
     assert describe_allowed([]) == "none"
+
+
+@pytest.mark.parametrize("allowed", ["examples", [""], [".examples"], ["a..b"], [5], 5])
+def test_an_engine_refuses_an_allow_list_that_is_not_module_names(
+    allowed: Any, tmp_path: Path
+) -> None:
+    with pytest.raises(MethodError, match="allowed_modules"):
+        Engine(f"sqlite:///{tmp_path}/jobs.db", allowed_modules=allowed)
+
+
+def test_an_engines_allow_list_adds_the_registrys(tmp_path: Path) -> None:
+    (tmp_path / "reg").mkdir()
+    (tmp_path / "reg" / "a.yaml").write_text("allowed_modules: [examples]\n")
+    engine = Engine(
+        f"sqlite:///{tmp_path}/jobs.db", registry=str(tmp_path / "reg"), allowed_modules=("tests",)
+    )
+    try:
+        assert engine.allowed_modules == ["tests", "examples"]
+    finally:
+        engine.close()
