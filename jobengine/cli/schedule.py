@@ -47,11 +47,14 @@ def schedule_next(registry: str, name: str, count: int, after: str | None) -> No
         raise click.ClickException(f"--after {after!r} is not an ISO date-time") from exc
     last = None
     for _ in range(count):
-        run = sched.next_run(at, last_begin=last)
+        try:
+            run = sched.next_run(at, last_begin=last)
+            deadline = sched.deadline(run) if run is not None else None
+        except (OverflowError, ValueError) as exc:  # at the end of the datetime range
+            raise click.ClickException(f"no run can be computed after {at}: {exc}") from exc
         if run is None:
             out.print("(no more runs)")
             return
-        deadline = sched.deadline(run)
         out.print(
             run.isoformat(sep=" ")
             + (f"  finish by {deadline.isoformat(sep=' ')}" if deadline else "")

@@ -102,3 +102,11 @@ def test_jobs_lists_the_newest_jobs_oldest_first(db: str) -> None:
     shown = [u for u in uuids if u in listed]
     assert shown == uuids[2:]
     assert listed.index(uuids[2]) < listed.index(uuids[3])
+
+
+def test_schedule_next_at_the_end_of_time_is_one_line() -> None:
+    schedules = str(Path(__file__).resolve().parents[2] / "schedules")
+    result = invoke(
+        "schedule", "next", "Heartbeat", "--after", "9999-12-31T23:59", "--registry", schedules
+    )
+    assert_one_line(result, 1, "no run can be computed")
