@@ -54,7 +54,7 @@ class Launch:
         check_queue(self.queue)
         check_int("priority", self.priority, *INT32)
         if self.timeout is not None:
-            check_seconds("timeout", self.timeout, positive=True)
+            check_seconds("timeout", self.timeout, positive=True, most=MAX_DELAY_S)
         if self.delay is not None:
             check_seconds("delay", self.delay, most=MAX_DELAY_S)
         if self.retry is not None and not isinstance(self.retry, Retry):

@@ -55,6 +55,7 @@ def nested(depth: int) -> list[Any]:
         ("timeout", math.nan, "finite"),
         ("timeout", math.inf, "finite"),
         ("timeout", "10", "number of seconds"),
+        ("timeout", 1e20, "at most"),
         ("run_at", "2026-01-01", "datetime"),
         ("run_at", date(2026, 1, 1), "datetime"),
         ("run_at", datetime.max, "9999"),
