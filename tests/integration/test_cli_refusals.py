@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import Procs
+from tests.integration.support import Procs, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -29,3 +29,22 @@ def test_cli_process_refuses_with_one_line(
     assert "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("jobengine: ") and words in done.stderr
+
+
+def test_run_says_which_modules_jobs_may_run(procs: Procs, tmp_path: Path) -> None:
+    proc = procs.run_engine(f"sqlite:///{tmp_path}/jobs.db")
+    wait_until(lambda: "jobs may run methods of" in proc.stderr, what="the allow-list line")
+    assert (
+        "jobs may run methods of: your project's modules; not the standard library or "
+        "installed packages" in proc.stderr
+    )
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    (registry / "a.yaml").write_text("allowed_modules: [examples, tests.integration]\n")
+    other = procs.jobengine(
+        "run", "--db", f"sqlite:///{tmp_path}/other.db", "--registry", str(registry), name="run2"
+    )
+    wait_until(
+        lambda: "jobs may run methods of: examples, tests.integration" in other.stderr,
+        what="the registry's allow-list line",
+    )
