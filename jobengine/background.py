@@ -12,8 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 from jobengine import codec, runtime
 from jobengine.clock import from_ms, to_ms
-from jobengine.errors import ErrorInfo, JobCanceled, JobEngineError, JobFailed, StoreError
+from jobengine.errors import (
+    ErrorInfo,
+    JobCanceled,
+    JobEngineError,
+    JobFailed,
+    JobGoneError,
+    StoreError,
+)
 from jobengine.hub import Waiter
+from jobengine.launch import (
+    Launch,
+    check_call,
+    check_filters,
+    check_instant,
+    check_jobs,
+    check_state,
+    check_wait_timeout,
+)
 from jobengine.methods import MethodLike, check_arguments, method_path, resolve
 from jobengine.retry import Retry
 from jobengine.state import JobState
@@ -24,7 +40,6 @@ if TYPE_CHECKING:
 
 # Waits re-check the store this often even without a wake-up, in case one was lost.
 FALLBACK_POLL_S = 1.0
-ON_CONFLICT = ("error", "queue", "skip")
 
 
 @dataclass(frozen=True)
@@ -33,40 +48,6 @@ class Progress:
 
     percent: float
     text: str
-
-
-@dataclass(frozen=True)
-class Launch:
-    """How `execute` launches a job, apart from the method and its arguments."""
-
-    key: str = ""
-    description: str = ""
-    on_conflict: str = "error"
-    timeout: float | None = None
-    retry: Retry | None = None
-    priority: int = 0
-    delay: float | None = None
-    run_at: datetime | None = None
-    queue: str = "default"
-    scheduled_job: str | None = None
-
-    def check(self) -> None:
-        if self.on_conflict not in ON_CONFLICT:
-            raise JobEngineError(
-                f"on_conflict={self.on_conflict!r}: use one of {', '.join(ON_CONFLICT)}"
-            )
-        if self.timeout is not None and self.timeout <= 0:
-            raise JobEngineError(f"timeout={self.timeout!r}: give a positive number of seconds")
-        if not isinstance(self.key, str):
-            raise JobEngineError(f"key={self.key!r}: a key is a string")
-
-    def run_after_ms(self, now_ms: int) -> int:
-        """Not before: `delay` seconds from now and `run_at` (naive = local wall time)."""
-        at = now_ms if self.delay is None else now_ms + int(self.delay * 1000)
-        if self.run_at is not None:
-            run_at = self.run_at if self.run_at.tzinfo else self.run_at.astimezone()
-            at = max(at, to_ms(run_at))
-        return at
 
 
 class BackgroundJob:
@@ -136,6 +117,7 @@ class BackgroundJob:
         """
         if not self.wait(timeout):
             raise TimeoutError(f"job {self.uuid} ({self.method}) did not finish in {timeout} s")
+        # wait() raised JobGoneError if the job was purged, so the record is the final one.
         if self.state is JobState.FAILED:
             raise JobFailed(self.uuid, self.error)
         if self.state is JobState.CANCELED:
@@ -213,7 +195,7 @@ class BackgroundJobs:
             queue,
             scheduled_job,
         )
-        new = self._prepare(method, list(args or []), dict(kwargs or {}), launch)
+        new = self._prepare(method, *check_call(args, kwargs), launch)
         record, created = self._insert(new, on_conflict)
         if created:
             delayed = record.run_after_ms > record.begin_ms
@@ -278,18 +260,21 @@ class BackgroundJobs:
         limit: int | None = None,
     ) -> list[BackgroundJob]:
         """Jobs matching every given filter, oldest first (1C GetBackgroundJobs)."""
+        check_filters(
+            {"uuid": uuid, "key": key, "description": description, "queue": queue, "limit": limit}
+        )
         sj = getattr(scheduled_job, "uuid", scheduled_job)
         records = self._store.jobs.select(
             uuid=uuid,
-            state=JobState(state).value if state is not None else None,
+            state=check_state(state) if state is not None else None,
             key=key,
             method=method_path(method) if method is not None else None,
             description=description,
             scheduled_job=str(sj) if sj is not None else None,
             queue=queue,
-            begin_after_ms=to_ms(begin_after) if begin_after else None,
-            begin_before_ms=to_ms(begin_before) if begin_before else None,
-            end_before_ms=to_ms(end_before) if end_before else None,
+            begin_after_ms=check_instant("begin_after", begin_after),
+            begin_before_ms=check_instant("begin_before", begin_before),
+            end_before_ms=check_instant("end_before", end_before),
             limit=limit,
         )
         return [BackgroundJob(self, r) for r in records]
@@ -313,41 +298,54 @@ class BackgroundJobs:
     def wait(self, jobs: Iterable[BackgroundJob], timeout: float | None = None) -> bool:
         """Block until every job is finished or `timeout` passes; never raises on timeout.
 
+        `timeout` is seconds (None or inf: no limit); nan and negative values are refused.
+
         Returns:
             True if all finished. The given job objects are refreshed either way.
+
+        Raises:
+            JobGoneError: a job is no longer in the store (retention purged it).
         """
         jobs = list(jobs)
+        check_jobs(jobs, BackgroundJob)
+        timeout = check_wait_timeout(timeout)
         with runtime.lending_slot():
             done = self._wait_uuids([j.uuid for j in jobs if not j.state.is_final], timeout)
         by_uuid = {r.uuid: r for r in self._store.jobs.find_many([j.uuid for j in jobs])}
         for job in jobs:
-            if job.uuid in by_uuid:
-                job._apply(by_uuid[job.uuid])
+            if job.uuid not in by_uuid:
+                raise JobGoneError(job.uuid, job.method)
+            job._apply(by_uuid[job.uuid])
         return done
 
     def _wait_uuids(self, uuids: list[str], timeout: float | None) -> bool:
-        """Wait on wake-ups naming the jobs; read the store only at the start and on the slow
-        fallback poll, so waiting on thousands of jobs costs no query per finished job."""
+        """Wait until none of `uuids` is ACTIVE in the store.
+
+        A wake-up is only a hint to look again: the states of the jobs it names are read from
+        the store (one query per wake-up) before they count as finished, so a forged or stale
+        notification ends no wait. The slow fallback poll reads every pending job.
+        """
         pending = set(uuids)
         if not pending:
             return True
-        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        deadline = None if timeout is None else time.monotonic() + timeout
         waiter = Waiter()
         hub = self._engine.hub
         hub.watch(pending, waiter)
         try:
-            check_store = True
+            look = set(pending)
             while True:
-                pending -= waiter.take()
-                if check_store and pending:
-                    states = self._store.jobs.states(sorted(pending))
-                    pending = {u for u in pending if states.get(u, "GONE") == JobState.ACTIVE}
+                look |= waiter.take() & pending
+                if look:
+                    states = self._store.jobs.states(sorted(look))
+                    pending -= {u for u in look if states.get(u) != JobState.ACTIVE}
                 if not pending:
                     return True
                 left = FALLBACK_POLL_S if deadline is None else deadline - time.monotonic()
                 if left <= 0:
                     return False
-                check_store = not waiter.event.wait(min(left, FALLBACK_POLL_S))
+                woken = waiter.event.wait(min(left, FALLBACK_POLL_S))
+                look = set() if woken else set(pending)
         finally:
             hub.unwatch(uuids, waiter)
 

@@ -18,27 +18,40 @@ from uuid import UUID
 
 from jobengine.errors import SerializationError
 
+# Lists and dicts nest at most this deep: deeper (or circular) values are refused by name
+# instead of exhausting the interpreter's recursion limit.
+MAX_DEPTH = 100
 
-def _encode(value: Any, path: str) -> Any:
+
+def _encode(value: Any, path: str, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise SerializationError(f"{path}: {value!r} is not a finite number")
         return value
+    if isinstance(value, list | tuple | dict) and depth >= MAX_DEPTH:
+        raise SerializationError(
+            f"{_short(path)}: lists and dicts nest deeper than {MAX_DEPTH} levels (or contain "
+            "themselves)"
+        )
     if isinstance(value, list | tuple):
-        return [_encode(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_encode(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return _encode_dict(value, path)
+        return _encode_dict(value, path, depth + 1)
     return _encode_scalar(value, path)
 
 
-def _encode_dict(value: dict[Any, Any], path: str) -> Any:
+def _short(path: str, limit: int = 120) -> str:
+    return path if len(path) <= limit else f"{path[: limit // 2]}...{path[-limit // 2 :]}"
+
+
+def _encode_dict(value: dict[Any, Any], path: str, depth: int) -> Any:
     out: dict[str, Any] = {}
     for k, v in value.items():
         if not isinstance(k, str):
             raise SerializationError(f"{path}: dict key {k!r} is not a string")
-        out[k] = _encode(v, f"{path}[{k!r}]")
+        out[k] = _encode(v, f"{path}[{k!r}]", depth)
     if len(out) == 1 and next(iter(out)).startswith("$"):
         return {"$obj": out}
     return out
@@ -95,10 +108,13 @@ def dumps(value: Any, *, what: str = "value") -> str:
     Raises:
         SerializationError: naming the part of `value` that cannot be stored.
     """
-    if type(value) is list and all(type(v) in _PLAIN for v in value):
-        text = _plain_encoder.encode(value)  # the common case: no tags, no walk in Python
-    else:
-        text = _plain_encoder.encode(_encode(value, what))
+    try:
+        if type(value) is list and all(type(v) in _PLAIN for v in value):
+            text = _plain_encoder.encode(value)  # the common case: no tags, no walk in Python
+        else:
+            text = _plain_encoder.encode(_encode(value, what))
+    except ValueError as exc:  # an int of more digits than Python converts to text
+        raise SerializationError(f"{what}: {exc}") from exc
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

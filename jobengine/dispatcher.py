@@ -30,7 +30,7 @@ from jobengine.events import (
 from jobengine.heartbeat import Heartbeat
 from jobengine.hub import Hub
 from jobengine.limits import DEFAULT_LIMITS, Limits, clip, result_error, storable
-from jobengine.methods import is_allowed
+from jobengine.methods import method_refusal
 from jobengine.pool import Pool
 from jobengine.store import Batch, Finish, JobRecord, Store, pack
 
@@ -366,18 +366,14 @@ class Dispatcher:
             self.pool.submit(_spec(rec, self.store.url))
 
     def _allowed(self, rec: JobRecord) -> bool:
-        """Refuse a method outside allowed_modules even if a client let it into the store."""
-        allowed = self.cfg.allowed_modules
-        if allowed is None or is_allowed(rec.method.partition(":")[0], allowed):
+        """Refuse a method the allow-list does not let run, even if it got into the store
+        some other way than `execute`; the worker checks it once more when it imports it."""
+        refusal = method_refusal(rec.method, self.cfg.allowed_modules)
+        if refusal is None:
             return True
+        now_ms = to_ms(self.clock.now())
         self._batch.finishes.append(
-            Finish(
-                rec.uuid,
-                "FAILED",
-                to_ms(self.clock.now()),
-                error_type="MethodError",
-                error_message=f"method {rec.method!r} is not in allowed_modules",
-            )
+            Finish(rec.uuid, "FAILED", now_ms, error_type="MethodError", error_message=refusal)
         )
         return False
 

@@ -18,6 +18,7 @@ from jobengine.errors import JobEngineError
 from jobengine.heartbeat import Heartbeat, Identity
 from jobengine.hub import Hub
 from jobengine.limits import DEFAULT_LIMITS, Limits
+from jobengine.methods import check_allowed_modules
 from jobengine.registry import load as load_registry
 from jobengine.store import DEFAULT_URL, Store, pack
 
@@ -65,7 +66,7 @@ class Engine:
         self.limits = limits
         self.registry_path = registry
         self.registry = load_registry(registry) if registry is not None else None
-        allowed = list(allowed_modules) if allowed_modules is not None else None
+        allowed = check_allowed_modules(allowed_modules)
         if self.registry is not None and self.registry.allowed_modules is not None:
             allowed = (allowed or []) + list(self.registry.allowed_modules)
         self.allowed_modules = allowed

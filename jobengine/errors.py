@@ -87,3 +87,13 @@ class MethodError(JobEngineError):
 
 class SerializationError(JobEngineError, TypeError):
     """A value that cannot be stored as JSON (arguments, results, messages)."""
+
+
+class JobGoneError(JobEngineError):
+    """A job this handle names is no longer in the store (retention purged it)."""
+
+    def __init__(self, uuid: str, method: str = "") -> None:
+        self.uuid = uuid
+        self.method = method
+        what = f"job {uuid}" + (f" ({method})" if method else "")
+        super().__init__(f"{what} is no longer in the store (finished jobs are purged)")

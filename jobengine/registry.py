@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from jobengine.errors import JobEngineError, RegistryError, ScheduleError
-from jobengine.methods import is_allowed
+from jobengine.errors import JobEngineError, MethodError, RegistryError, ScheduleError
+from jobengine.methods import is_allowed, split_path
 from jobengine.schedule import Schedule
 
 JOB_FIELDS = {
@@ -28,6 +28,7 @@ JOB_FIELDS = {
     "params",
 }
 TOP_FIELDS = {"allowed_modules", "scheduled_jobs"}
+PYTHON_TAG = "tag:yaml.org,2002:python/"
 
 
 @dataclass(frozen=True)
@@ -99,15 +100,7 @@ def load(path: str) -> Registry:
 
 
 def _load_file(file: str) -> tuple[list[str] | None, dict[str, JobMetadata]]:
-    try:
-        with open(file, encoding="utf-8") as fh:
-            root = yaml.compose(fh, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise RegistryError(
-            f"not valid YAML: {getattr(exc, 'problem', exc)}", file=file, line=line
-        ) from exc
+    root = _compose(file)
     if root is None:
         return None, {}
     top = _mapping(root, file, "")
@@ -122,8 +115,8 @@ def _load_file(file: str) -> tuple[list[str] | None, dict[str, JobMetadata]]:
     allowed = None
     if "allowed_modules" in top:
         node = top["allowed_modules"][1]
-        allowed = _value(node)
-        if not isinstance(allowed, list) or not all(isinstance(m, str) for m in allowed):
+        allowed = _value(node, file)
+        if not isinstance(allowed, list) or not all(_is_module_name(m) for m in allowed):
             raise RegistryError(
                 "must be a list of module names",
                 file=file,
@@ -139,6 +132,81 @@ def _load_file(file: str) -> tuple[list[str] | None, dict[str, JobMetadata]]:
     return allowed, jobs
 
 
+def _compose(file: str) -> yaml.Node | None:
+    """Read `file` as UTF-8 YAML into nodes (nothing constructed yet) and vet every node.
+
+    Raises:
+        RegistryError: unreadable, not UTF-8, not YAML, a Python tag or a key given twice.
+    """
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise RegistryError(f"cannot read the file: {exc.strerror or exc}", file=file) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RegistryError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", file=file, line=line
+        ) from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file) from exc
+    if root is not None:
+        _vet(root, file)
+    return root
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str) -> RegistryError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    return RegistryError(
+        f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=file, line=line
+    )
+
+
+def _vet(root: yaml.Node, file: str) -> None:
+    """Refuse Python tags anywhere and mapping keys given twice, naming file and line."""
+    seen: set[int] = set()  # aliases share nodes: look at each once
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        line = node.start_mark.line + 1
+        if node.tag.startswith(PYTHON_TAG):
+            raise RegistryError(f"Python tags are not allowed ({node.tag})", file=file, line=line)
+        if isinstance(node, yaml.MappingNode):
+            _unique_keys(node, file)
+            todo.extend(n for pair in node.value for n in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend(node.value)
+
+
+def _unique_keys(node: yaml.MappingNode, file: str) -> None:
+    first: dict[tuple[str, str], int] = {}
+    for knode, _ in node.value:
+        line = knode.start_mark.line + 1
+        if not isinstance(knode, yaml.ScalarNode):
+            raise RegistryError("a key must be a plain name", file=file, line=line)
+        key = (knode.tag, knode.value)
+        if key in first:
+            raise RegistryError(
+                f"key {knode.value!r} is given twice (first on line {first[key]})",
+                file=file,
+                line=line,
+                field=knode.value,
+            )
+        first[key] = line
+
+
+def _is_module_name(value: Any) -> bool:
+    return isinstance(value, str) and all(p.isidentifier() for p in value.split("."))
+
+
 def _mapping(node: yaml.Node, file: str, where: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     if not isinstance(node, yaml.MappingNode):
         raise RegistryError(
@@ -150,8 +218,12 @@ def _mapping(node: yaml.Node, file: str, where: str) -> dict[str, tuple[yaml.Nod
     return out
 
 
-def _value(node: yaml.Node) -> Any:
-    return yaml.SafeLoader(yaml.serialize(node)).get_single_data()
+def _value(node: yaml.Node, file: str) -> Any:
+    """Construct the plain value of `node` (safe types only)."""
+    try:
+        return yaml.SafeLoader("").construct_document(node)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file) from exc
 
 
 def _job(name: str, node: yaml.Node, file: str, line: int) -> JobMetadata:
@@ -167,7 +239,7 @@ def _job(name: str, node: yaml.Node, file: str, line: int) -> JobMetadata:
                 field=f"{name}.{key}",
             )
         try:
-            values[key] = _field(key, _value(vnode))
+            values[key] = _field(key, _value(vnode, file))
         except ScheduleError as exc:
             spot, suffix = _schedule_spot(vnode, exc.field)
             raise RegistryError(
@@ -207,8 +279,10 @@ def _schedule_spot(node: yaml.Node, field: str) -> tuple[int, str]:
 
 def _field(key: str, value: Any) -> Any:
     if key == "method":
-        if not isinstance(value, str) or ":" not in value:
-            raise JobEngineError(f"{value!r} is not 'package.module:function'")
+        try:
+            split_path(value)
+        except MethodError as exc:
+            raise JobEngineError(str(exc).removeprefix("method ")) from exc
         return value
     if key in ("description", "key"):
         if not isinstance(value, str):

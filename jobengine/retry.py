@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 from jobengine.errors import JobEngineError
+
+# The longest a job may be put off (delay, a retry's wait): a century keeps every instant
+# well inside the store's integer columns and Python's datetimes.
+MAX_DELAY_S = 100 * 365.25 * 86400
+MAX_RETRY_COUNT = 1_000_000
+
+
+def check_seconds(
+    name: str, value: Any, *, positive: bool = False, most: float = math.inf
+) -> float:
+    """Refuse a number of seconds that is not a finite number >= 0 (> 0 if `positive`).
+
+    Raises:
+        JobEngineError: naming the argument and its value.
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise JobEngineError(f"{name}={value!r}: give a number of seconds")
+    if not math.isfinite(value):
+        raise JobEngineError(f"{name}={value!r}: give a finite number of seconds")
+    if value < 0 or (positive and value == 0):
+        raise JobEngineError(
+            f"{name}={value!r}: give a number of seconds {'>' if positive else '>='} 0"
+        )
+    if value > most:
+        raise JobEngineError(f"{name}={value!r}: at most {most:.0f} seconds (100 years)")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -16,21 +44,41 @@ class Retry:
     backoff: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.count < 0:
-            raise JobEngineError(f"Retry.count must be >= 0, got {self.count!r}")
-        if self.interval < 0:
-            raise JobEngineError(f"Retry.interval must be >= 0, got {self.interval!r}")
-        if self.backoff < 1:
-            raise JobEngineError(f"Retry.backoff must be >= 1, got {self.backoff!r}")
+        if not isinstance(self.count, int) or isinstance(self.count, bool):
+            raise JobEngineError(f"Retry.count={self.count!r}: give a whole number")
+        if not 0 <= self.count <= MAX_RETRY_COUNT:
+            raise JobEngineError(f"Retry.count={self.count!r}: must be 0 to {MAX_RETRY_COUNT}")
+        check_seconds("Retry.interval", self.interval, most=MAX_DELAY_S)
+        if not isinstance(self.backoff, int | float) or isinstance(self.backoff, bool):
+            raise JobEngineError(f"Retry.backoff={self.backoff!r}: give a number >= 1")
+        if not (math.isfinite(self.backoff) and self.backoff >= 1):
+            raise JobEngineError(f"Retry.backoff={self.backoff!r}: give a finite number >= 1")
+        longest = self.delay_s(self.count)
+        if longest > MAX_DELAY_S:
+            raise JobEngineError(
+                f"Retry(count={self.count!r}, interval={self.interval!r}, "
+                f"backoff={self.backoff!r}): the last retry would wait {longest:.3g} s, more "
+                "than 100 years; lower count, interval or backoff"
+            )
 
     def delay_s(self, attempt: int) -> float:
         """Seconds to wait before the attempt after `attempt` (1 = the first run)."""
-        return float(self.interval * self.backoff ** max(attempt - 1, 0))
+        if self.interval == 0:
+            return 0.0
+        try:
+            return float(self.interval * self.backoff ** max(attempt - 1, 0))
+        except OverflowError:
+            return math.inf
 
 
 class RetryLater(Exception):  # contract name, not ...Error
-    """Raised by a job to ask for another attempt after `delay` seconds."""
+    """Raised by a job to ask for another attempt after `delay` seconds.
+
+    Raises:
+        JobEngineError: `delay` is not a finite number of seconds from 0 to 100 years (the
+            job then fails with that error instead).
+    """
 
     def __init__(self, delay: float = 0.0, message: str = "") -> None:
-        self.delay = float(delay)
+        self.delay = check_seconds("RetryLater.delay", delay, most=MAX_DELAY_S)
         super().__init__(message or f"retry requested in {self.delay:g} s")

@@ -102,6 +102,10 @@ class Procs:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.started: list[Proc] = []
+        # An empty registry folder: the CLI loads no jobs and no allow-list (a --registry
+        # folder that does not exist is an error).
+        self.no_registry = folder / "no-registry"
+        self.no_registry.mkdir(exist_ok=True)
 
     def start(self, args: Sequence[str], name: str, **env: str) -> Proc:
         proc = Proc(args, self.folder, f"{name}-{len(self.started)}", subprocess_env(**env))
@@ -120,9 +124,9 @@ class Procs:
         extra: Sequence[str] = (),
         **env: str,
     ) -> Proc:
-        """Start `jobengine run` (no registry, so any module may run); wait until it runs."""
-        no_registry = str(self.folder / "no-registry")  # not a folder: the CLI loads none
-        options = ["--db", db, "--registry", no_registry, "--workers", str(workers), *extra]
+        """Start `jobengine run` (an empty registry: the project's modules run); wait for it."""
+        options = ["--db", db, "--registry", str(self.no_registry), "--workers", str(workers)]
+        options.extend(extra)
         proc = self.jobengine("run", *options, "--grace", str(grace), name="run", **env)
         wait_until(
             lambda: "running on" in proc.stderr or proc.popen.poll() is not None,
@@ -135,7 +139,7 @@ class Procs:
         self, *args: str, timeout_s: float = WAIT_S, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run one `jobengine` command to its end (no registry unless `env` names one)."""
-        no_registry = {"JOBENGINE_REGISTRY": str(self.folder / "no-registry")}
+        no_registry = {"JOBENGINE_REGISTRY": str(self.no_registry)}
         return subprocess.run(
             [sys.executable, "-m", "jobengine", *args],
             cwd=REPO,

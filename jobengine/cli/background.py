@@ -1,0 +1,190 @@
+"""`jobengine submit|jobs|show|wait|cancel`: background jobs from the command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from rich.table import Table
+
+from jobengine import codec
+from jobengine.cli.common import (
+    DB_OPTION,
+    REGISTRY_OPTION,
+    RET_JOB_CANCELED,
+    RET_JOB_FAILED,
+    RET_OK,
+    RET_TIMEOUT,
+    Seconds,
+    cli,
+    client,
+    err,
+    fmt,
+    out,
+    parse_arg,
+    registry_folder,
+)
+from jobengine.state import JobState
+
+
+@cli.command()
+@DB_OPTION
+@REGISTRY_OPTION
+@click.argument("method")
+@click.argument("args", nargs=-1)
+@click.option("--key", default="", help="Exclusivity key: one active job per (method, key).")
+@click.option("--description", default="")
+@click.option("--on-conflict", type=click.Choice(["error", "queue", "skip"]), default="error")
+@click.option("--wait", "wait_", is_flag=True, help="Wait for the job and print its result.")
+@click.option(
+    "--timeout",
+    type=Seconds(endless=True),
+    default=None,
+    help="With --wait: give up after seconds.",
+)
+def submit(
+    db: str,
+    registry: str,
+    method: str,
+    args: tuple[str, ...],
+    key: str,
+    description: str,
+    on_conflict: str,
+    wait_: bool,
+    timeout: float | None,
+) -> None:
+    """Launch METHOD (module:function) with ARGS (JSON where they parse, else strings)."""
+    # With the registry loaded, a method outside its allowed_modules is refused here and now,
+    # not later by the engine that would run it.
+    with client(db, registry=registry_folder(registry)) as engine:
+        job = engine.background.execute(
+            method,
+            [parse_arg(a) for a in args],
+            key=key,
+            description=description,
+            on_conflict=on_conflict,
+        )
+        if not wait_:
+            out.print(job.uuid)
+            return
+        if not _engine_running(engine):
+            err.print("jobengine: no engine is running on this store; start `jobengine run`")
+        sys.exit(_report(job, timeout))
+
+
+def _engine_running(engine: Any) -> bool:
+    from jobengine.clock import to_ms
+
+    return bool(engine.store.engines.alive(to_ms(engine.clock.now()), 15_000))
+
+
+def _report(job: Any, timeout: float | None) -> int:
+    """Wait for `job`, print its result or error, and return the exit code."""
+    if not job.wait(timeout):
+        err.print(f"jobengine: job {job.uuid} did not finish in {timeout:g} s")
+        return RET_TIMEOUT
+    if job.state is JobState.COMPLETED:
+        out.print(codec.dumps(job.result()) if not isinstance(job.result(), str) else job.result())
+        return RET_OK
+    error = job.error
+    err.print(f"jobengine: job {job.uuid} {job.state.value}: {error}" if error else job.state.value)
+    return RET_JOB_FAILED if job.state is JobState.FAILED else RET_JOB_CANCELED
+
+
+@cli.command()
+@DB_OPTION
+@click.option("--state", type=click.Choice([s.value for s in JobState], case_sensitive=False))
+@click.option("--key", default=None)
+@click.option("--method", default=None)
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(0), help="Newest N jobs."
+)
+def jobs(db: str, state: str | None, key: str | None, method: str | None, limit: int) -> None:
+    """List background jobs (newest last)."""
+    with client(db) as engine:
+        found = engine.background.get(
+            state=state.upper() if state else None, key=key, method=method
+        )[-limit:]
+        table = Table("uuid", "method", "key", "state", "begin", "end", "location", "error")
+        for j in found:
+            table.add_row(
+                j.uuid,
+                j.method,
+                j.key,
+                j.state.value,
+                fmt(j.begin),
+                fmt(j.end),
+                j.location,
+                str(j.error or ""),
+            )
+        out.print(table)
+
+
+@cli.command()
+@DB_OPTION
+@click.argument("uuid")
+def show(db: str, uuid: str) -> None:
+    """Show one job: fields, progress, messages, error with traceback."""
+    with client(db) as engine:
+        job = _find(engine, uuid)
+        rows = [
+            ("uuid", job.uuid),
+            ("method", job.method),
+            ("args", codec.dumps(job.args)),
+            ("key", job.key),
+            ("description", job.description),
+            ("state", job.state.value),
+            ("begin", fmt(job.begin)),
+            ("started", fmt(job.started)),
+            ("end", fmt(job.end)),
+            ("attempt", str(job.attempt)),
+            ("location", job.location),
+            ("scheduled job", job.scheduled_job or ""),
+            ("parent", job.parent or ""),
+        ]
+        progress = job.progress()
+        if progress is not None:
+            rows.append(("progress", f"{progress.percent:g}% {progress.text}"))
+        if job.state is JobState.COMPLETED:
+            rows.append(("result", codec.dumps(job.result())))
+        for name, value in rows:
+            out.print(f"{name:>14}: {value}")
+        for text in job.messages():
+            out.print(f"{'message':>14}: {text}")
+        if job.error:
+            out.print(f"{'error':>14}: {job.error}")
+            if job.error.traceback:
+                out.print(job.error.traceback.rstrip())
+
+
+@cli.command("wait")
+@DB_OPTION
+@click.argument("uuid")
+@click.option("--timeout", type=Seconds(endless=True), default=None)
+def wait_cmd(db: str, uuid: str, timeout: float | None) -> None:
+    """Wait for a job to finish; print its result (exit 2 failed, 3 canceled, 4 timeout)."""
+    with client(db) as engine:
+        code = _report(_find(engine, uuid), timeout)
+    sys.exit(code)
+
+
+@cli.command()
+@DB_OPTION
+@click.argument("uuid")
+def cancel(db: str, uuid: str) -> None:
+    """Ask a job to stop (it is killed after the engine's grace period)."""
+    with client(db) as engine:
+        job = _find(engine, uuid)
+        job.cancel()
+        out.print(
+            f"{job.uuid}: {job.state.value}"
+            + (" (cancel requested)" if not job.is_finished else "")
+        )
+
+
+def _find(engine: Any, uuid: str) -> Any:
+    job = engine.background.find(uuid)
+    if job is None:
+        raise click.ClickException(f"no background job {uuid}")
+    return job

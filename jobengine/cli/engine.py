@@ -1,0 +1,108 @@
+"""`jobengine run` (the engine and its worker pool in this process) and `jobengine migrate`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from types import FrameType
+
+import click
+
+from jobengine.cli.common import (
+    DB_OPTION,
+    REGISTRY_OPTION,
+    Seconds,
+    cli,
+    err,
+    open_engine,
+    out,
+    registry_folder,
+)
+from jobengine.methods import describe_allowed
+
+logger = logging.getLogger(__name__)
+
+
+@cli.command()
+@DB_OPTION
+@REGISTRY_OPTION
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--grace", default=10.0, show_default=True, type=Seconds(), help="Seconds running jobs get."
+)
+@click.option(
+    "--keep-finished",
+    default=86400.0,
+    show_default=True,
+    type=Seconds(),
+    help="Seconds finished jobs are kept.",
+)
+@click.option(
+    "--max-finished",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0, 2**31 - 1),
+    help="Most finished jobs kept; the oldest go first.",
+)
+def run(
+    db: str, registry: str, workers: int, grace: float, keep_finished: float, max_finished: int
+) -> None:
+    """Run the engine and its worker pool until Ctrl-C or SIGTERM."""
+    folder = registry_folder(registry)
+    engine = open_engine(
+        db,
+        registry=folder,
+        workers=workers,
+        grace=grace,
+        keep_finished=timedelta(seconds=keep_finished),
+        max_finished=max_finished,
+    )
+    allowed = describe_allowed(engine.allowed_modules)
+    logger.info("jobs may run methods of: %s", allowed)
+    stop = threading.Event()
+    with _stop_signals(stop):
+        engine.start()
+        err.print(
+            f"jobengine: running on {engine.url} with {workers} workers"
+            + (f", registry {folder}" if folder else "")
+            + "; Ctrl-C or SIGTERM stops",
+            markup=False,
+        )
+        err.print(f"jobengine: jobs may run methods of: {allowed}", markup=False)
+        stop.wait()
+        err.print(f"jobengine: stopping (running jobs get {grace:g} s)")
+        engine.close()
+    err.print("jobengine: stopped")
+
+
+@contextmanager
+def _stop_signals(stop: threading.Event) -> Iterator[None]:
+    """First SIGINT/SIGTERM: warm stop (grace period). Second: cold, exit at once."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os._exit(128 + signum)  # cold stop; workers die with their process group's parent
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@cli.command()
+@DB_OPTION
+def migrate(db: str) -> None:
+    """Create or upgrade the store's schema."""
+    from jobengine.store import Store
+
+    store = Store(db)
+    store.close()
+    out.print(f"store {db} is up to date")
