@@ -33,9 +33,11 @@ def describe(schedule: Schedule) -> str:
         _months(schedule),
         _month_day(schedule),
     ]
-    if schedule.has_daily_fields():
+    if schedule.detailed_daily_schedules:
+        # They replace the main daily fields (spec P7), so only they are described.
+        segments.extend(_daily(daily) for daily in schedule.detailed_daily_schedules)
+    elif schedule.has_daily_fields():
         segments.append(_daily(schedule))
-    segments.extend(_daily(daily) for daily in schedule.detailed_daily_schedules)
     text = "; ".join(segment for segment in segments if segment)
     return text[:1].upper() + text[1:]
 

@@ -284,3 +284,13 @@ def test_schedule_survives_pickle_and_deepcopy() -> None:
     for copy in (pickle.loads(pickle.dumps(s)), deepcopy(s)):
         assert copy == s
         assert copy.next_run(at) == s.next_run(at)
+
+
+def test_str_with_detailed_schedules_leaves_out_the_main_daily_fields() -> None:
+    s = Schedule(
+        days_repeat_period=1,
+        begin_time=time(5),
+        repeat_period_in_day=60,
+        detailed_daily_schedules=[Schedule(begin_time=time(9), end_time=time(10))],
+    )
+    assert str(s) == "Every day; from 9:00:00 to 10:00:00 once a day"
