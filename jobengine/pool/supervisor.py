@@ -268,6 +268,7 @@ class Pool(Settler):
                 self._read(obj, events)
             elif kind == "stderr" and not obj.read_stderr():
                 self._unwatch(obj.link.stderr)
+                obj.close_stderr()
             elif kind == "sentinel":
                 dead.append(obj)
         for worker in dead:

@@ -85,7 +85,8 @@ class WorkerProcess:
         """Copy what the worker wrote to stderr while starting to ours, keeping its end.
 
         Returns:
-            False once the worker closed it (it started, or it is gone).
+            False once the worker closed it (it started, or it is gone); the pool then stops
+            watching it and calls `close_stderr`.
         """
         fd = self.link.stderr
         if fd is None:
@@ -98,7 +99,6 @@ class WorkerProcess:
             except OSError:
                 chunk = b""
             if not chunk:
-                self.close_stderr()
                 return False
             self.stderr_tail = (self.stderr_tail + chunk)[-_TAIL:]
             with contextlib.suppress(OSError, ValueError):
