@@ -79,7 +79,9 @@ class WorkerSet:
                 self._spawn()
         except Exception:  # e.g. out of processes or fds; retried after a back-off
             delay = self._guard.failed(self._clock.monotonic())
-            logger.exception("could not start a worker process; trying again in %.1f s", delay)
+            # One error per streak of failures, not one per attempt.
+            log = logger.exception if self._guard.failures == 1 else logger.debug
+            log("could not start a worker process; trying again in %.1f s", delay, exc_info=True)
 
     def _trim(self) -> None:
         """Retire idle workers beyond the slots free now (temporary ones started for lent slots)."""
