@@ -228,3 +228,17 @@ def fail_until(attempts: int) -> int:
     if job.attempt < attempts:
         raise ValueError(f"attempt {job.attempt} fails")
     return job.attempt
+
+
+# -- used by tests/integration/test_pool_limits.py ---------------------------------------------
+
+
+def big_result(megabytes: int) -> str:
+    return "x" * (megabytes * 1024 * 1024)
+
+
+def message_burst(count: int) -> int:
+    job = current_job()
+    for i in range(count):
+        job.message(f"message {i}")
+    return count
