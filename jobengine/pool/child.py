@@ -24,7 +24,7 @@ from jobengine.errors import JobCanceled, MethodError, SerializationError
 from jobengine.limits import Limits, clip, result_error
 from jobengine.methods import resolve
 from jobengine.pool.process import WorkerOptions
-from jobengine.pool.protocol import CANCELED_BEFORE_START, READY
+from jobengine.pool.protocol import CANCELED_BEFORE_START
 from jobengine.retry import RetryLater
 from jobengine.runtime import RunningJob, activate
 from jobengine.state import JobState
@@ -184,8 +184,7 @@ def worker_main(conn: Any, shared: Any, wakeup: Any, stderr: Any, options: Worke
     # job modules import as they do in the pool.
     with _stderr_to(stderr):
         _bootstrap(options)
-        channel = _PipeChannel(conn, shared, wakeup)
-        channel.send(READY)
+    channel = _PipeChannel(conn, shared, wakeup)
     channel.start_helper()
     functions: dict[str, Callable[..., Any]] = {}
     done = 0
@@ -210,14 +209,20 @@ def worker_main(conn: Any, shared: Any, wakeup: Any, stderr: Any, options: Worke
 @contextlib.contextmanager
 def _stderr_to(pipe: Any) -> Iterator[None]:
     """Send fd 2 to `pipe` for the block; a failure in it prints its traceback there."""
-    sys.stderr.flush()
+    _flush_stderr()
     saved = os.dup(2)
     os.dup2(pipe.fileno(), 2)
     yield  # on an exception fd 2 stays on the pipe, where the traceback goes as the child exits
-    sys.stderr.flush()
+    _flush_stderr()
     os.dup2(saved, 2)
     os.close(saved)
     pipe.close()
+
+
+def _flush_stderr() -> None:
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
 
 
 def _bootstrap(options: WorkerOptions) -> None:

@@ -16,7 +16,7 @@ import socket
 from typing import Any
 
 from jobengine.pool.process import WorkerLink, WorkerOptions
-from jobengine.pool.protocol import READY, frame
+from jobengine.pool.protocol import frame
 
 _pids = itertools.count(4_000_000)  # above Linux's pid_max, so never a real process
 
@@ -92,9 +92,6 @@ class FakeProcess:
         """Report `message` (a protocol tuple) to the pool as a worker does."""
         self._reports.sendall(frame(marshal.dumps(message)))
 
-    def ready(self) -> None:
-        self.send(*READY)
-
     def start(self, uuid: str) -> None:
         self.send("S", uuid, self.pid)
 
@@ -154,14 +151,13 @@ class FakeProcess:
 
 
 class FakeProcessFactory:
-    """Starts `FakeProcess`es; each is ready at once unless `auto_ready` is False.
+    """Starts `FakeProcess`es.
 
     Set `die_at_start` to `(code, stderr)` to have every new process die as it starts, or
     `fail_start` to an exception for `start` to raise.
     """
 
-    def __init__(self, *, auto_ready: bool = True) -> None:
-        self.auto_ready = auto_ready
+    def __init__(self) -> None:
         self.die_at_start: tuple[int, str] | None = None
         self.fail_start: Exception | None = None
         self.prepared = 0
@@ -177,8 +173,6 @@ class FakeProcessFactory:
         self.processes.append(process)
         if self.die_at_start is not None:
             process.exit(*self.die_at_start)
-        elif self.auto_ready:
-            process.ready()
         return process.link()
 
     @property

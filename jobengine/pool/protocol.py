@@ -3,8 +3,7 @@
 Messages are marshal-encoded tuples of plain values: cheap to build and to read, and both ends
 are this package, so nothing foreign is ever decoded. The first item says what follows.
   pool -> worker: ("J", uuid, method, args, kwargs, attempt, db_url) | ("X",) stop
-  worker -> pool: ("H",) ready: the worker started and takes jobs
-                  ("S", uuid, pid) started    ("P", uuid, percent, text) progress
+  worker -> pool: ("S", uuid, pid) started    ("P", uuid, percent, text) progress
                   ("M", uuid, text) message   ("L", uuid) lent   ("R", uuid) resumed
                   ("B", uuid) given back unstarted
                   ("F", uuid, state, result, error_type, error_message, traceback, retry_s)
@@ -41,7 +40,6 @@ from jobengine.events import (
 from jobengine.state import JobState
 
 STOP = marshal.dumps(("X",))
-READY = ("H",)
 CANCELED_BEFORE_START = "canceled before it started"
 
 _HEADER = struct.Struct("!i")  # multiprocess Connection framing: 4-byte size...
@@ -59,12 +57,7 @@ class SlotChange:
     is_lent: bool
 
 
-@dataclass(frozen=True)
-class Ready:
-    """A new worker finished starting and takes jobs."""
-
-
-Report = PoolEvent | SlotChange | Ready
+Report = PoolEvent | SlotChange
 
 
 def encode_job(spec: JobSpec) -> bytes:
@@ -77,10 +70,7 @@ def encode_job(spec: JobSpec) -> bytes:
 def decode_report(data: bytes | bytearray, at: float) -> Report:
     """Decode one message a worker sent to the pool, stamped with the pool's instant `at`."""
     message = marshal.loads(data)
-    kind = message[0]
-    if kind == "H":
-        return Ready()
-    uuid = message[1]
+    kind, uuid = message[0], message[1]
     if kind == "F":
         _, _, state, result, error_type, error_message, tb, retry_s = message
         error = None if error_type is None else ErrorInfo(error_type, error_message, tb or "")

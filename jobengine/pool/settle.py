@@ -115,7 +115,7 @@ class Settler(WorkerSet):
         handle = worker.link.handle
         handle.join(JOIN_S)
         code = handle.exitcode
-        if not worker.is_ready and not worker.is_retiring:
+        if not worker.took_job and not worker.is_retiring:
             self._died_at_start(worker, code, events)
         elif (job := worker.job) is not None:
             handle.kill_group(is_alive=False)  # what the job started dies too
@@ -129,11 +129,11 @@ class Settler(WorkerSet):
     def _died_at_start(
         self, worker: WorkerProcess, code: int | None, events: list[PoolEvent]
     ) -> None:
-        """A new worker died before it was ready: back off, and fail the jobs it was handed
+        """A new worker died before it took a job: back off, and fail the jobs it was handed
         (they would only kill the next one the same way)."""
         worker.read_stderr()
         line = worker.last_stderr_line()
-        reason = f"worker process exited with code {describe_exit(code)} while starting"
+        reason = f"worker process exited with code {describe_exit(code)} before it took a job"
         if line:
             reason += f": {line}"
         delay = self._guard.failed(self._clock.monotonic())

@@ -27,7 +27,7 @@ from jobengine.events import JobFinished, JobReturned, JobSpec, JobStarted, Pool
 from jobengine.limits import DEFAULT_LIMITS, Limits
 from jobengine.pool.backoff import StartGuard
 from jobengine.pool.process import CONTEXTS, MultiprocessFactory, ProcessFactory, WorkerOptions
-from jobengine.pool.protocol import Ready, Report, SlotChange, encode_job
+from jobengine.pool.protocol import Report, SlotChange, encode_job
 from jobengine.pool.settle import Settler, canceled, ids, unstarted
 from jobengine.pool.workerproc import QUEUE_BEHIND_S, InFlightJob, WorkerProcess, kill_all
 from jobengine.pool.workers import JOIN_S
@@ -300,9 +300,6 @@ class Pool(Settler):
             self._handle_frames(worker, frames, events)
 
     def _handle(self, worker: WorkerProcess, report: Report, events: list[PoolEvent]) -> None:
-        if isinstance(report, Ready):
-            self._ready(worker)
-            return
         job = worker.find(report.uuid)
         if job is None:
             return  # stale: a job already settled by a kill
@@ -314,6 +311,8 @@ class Pool(Settler):
             return
         if isinstance(report, JobStarted):
             job.started = self._clock.monotonic()
+            if not worker.took_job:
+                self._took_job(worker)
             if job.is_cancel_requested and job.kill_at is None:  # canceled while queued
                 self._ask_to_stop(worker, job, job.stop_reason, job.started, self._grace_s)
         elif isinstance(report, JobFinished):
@@ -325,9 +324,9 @@ class Pool(Settler):
                 report = JobFinished(job.spec.uuid, JobState.CANCELED, at, error=unstarted())
         events.append(report)
 
-    def _ready(self, worker: WorkerProcess) -> None:
-        worker.is_ready = True
-        failed = self._guard.ready()
+    def _took_job(self, worker: WorkerProcess) -> None:
+        worker.took_job = True
+        failed = self._guard.succeeded()
         if failed:
             logger.info("worker processes start again after %d failed starts", failed)
             self._fill()

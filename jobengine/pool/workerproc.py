@@ -51,7 +51,7 @@ class WorkerProcess:
     sent: int = 0  # jobs sent so far
     jobs_done: int = 0
     is_retiring: bool = False  # told to exit (or exits by itself); takes no more jobs
-    is_ready: bool = False  # it reported that it started and takes jobs
+    took_job: bool = False  # it started a job (so it did not die as it started)
     stderr_tail: bytes = b""  # the end of what it wrote to stderr while starting
 
     @property

@@ -57,7 +57,7 @@ class WorkerSet:
         return self._size - sum(1 for w in self._workers if not w.is_retiring)
 
     def _may_spawn(self) -> bool:
-        starting = sum(1 for w in self._workers if not w.is_ready)
+        starting = sum(1 for w in self._workers if not w.took_job and not w.is_retiring)
         return self._guard.may_start(self._clock.monotonic(), starting)
 
     def _spawn(self) -> WorkerProcess:

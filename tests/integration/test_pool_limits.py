@@ -89,7 +89,9 @@ def test_workers_that_die_as_they_start_back_off_and_fail_their_jobs(
         pool.stop(grace_s=0)
     assert outcome.state is JobState.FAILED
     assert outcome.error is not None
-    assert outcome.error.message.startswith("worker process exited with code 1 while starting")
+    assert outcome.error.message.startswith(
+        "worker process exited with code 1 before it took a job"
+    )
     assert outcome.error.message.endswith("ImportError: broken_at_import refuses to load")
     # In about 3.5 s: 2 at start, then one after 0.2, 0.4, 0.8, 1.6 s at most: never a spin.
     assert 2 <= factory.started <= 8, factory.started

@@ -202,27 +202,30 @@ def test_crash_loop_backs_off_exponentially_and_fails_the_jobs_it_was_handed(
     assert outcome.state is JobState.FAILED
     assert outcome.error is not None
     assert outcome.error.message == (
-        "worker process exited with code 1 while starting: ImportError: boom"
+        "worker process exited with code 1 before it took a job: ImportError: boom"
     )
     # 0.1 s doubling up to 30 s: 2 at start, then one after 0.2, 0.4, ... 25.6, 30 s.
     assert 10 <= spawns[-1] <= 13, spawns[-1]
     assert spawns[:3] == [2, 2, 2]  # nothing while backing off
-    errors = [r for r in caplog.records if "while starting" in r.getMessage()]
+    errors = [r for r in caplog.records if "before it took a job" in r.getMessage()]
     job_errors = [r for r in errors if "doomed" in r.getMessage()]
     assert len(errors) - len(job_errors) == 1  # one error for the streak, one per failed job
 
-    factory.die_at_start = None  # healthy again: the next one is ready and the rest follow
+    factory.die_at_start = None  # healthy again: one starts, and the rest once it takes a job
     clock.advance(30)
     turn(pool)
-    assert len(factory.alive) == 2
+    probe = only_worker(factory)
     pool.submit(JobSpec("fine", "m:f"))
-    assert any(m[1] == "fine" for p in factory.alive for m in p.received())
+    assert [m[1] for m in probe.received()] == ["fine"]
+    probe.start("fine")
+    turn(pool)
+    assert len(factory.alive) == 2
 
 
 def test_while_workers_fail_to_start_only_one_starts_at_a_time(
     make_pool: MakePool, clock: FakeClock
 ) -> None:
-    factory = FakeProcessFactory(auto_ready=False)
+    factory = FakeProcessFactory()
     pool, _ = make_pool(3, factory=factory)
     assert len(factory.processes) == 3
     for process in factory.processes:
@@ -234,7 +237,9 @@ def test_while_workers_fail_to_start_only_one_starts_at_a_time(
     clock.advance(60)
     turn(pool)
     assert len(factory.alive) == 1
-    factory.alive[0].ready()
+    assert pool.idle == 2  # the probe's pipeline; no new workers while it has taken no job
+    pool.submit(JobSpec("a", "m:f"))
+    factory.alive[0].start("a")
     turn(pool)
     assert len(factory.alive) == 3
 

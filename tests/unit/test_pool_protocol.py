@@ -16,7 +16,7 @@ from multiprocess import spawn
 from jobengine.events import JobFinished, JobMessage, JobStarted
 from jobengine.pool.backoff import StartGuard
 from jobengine.pool.process import without_main
-from jobengine.pool.protocol import FrameReader, Ready, decode_report, frame
+from jobengine.pool.protocol import FrameReader, decode_report, frame
 from jobengine.state import JobState
 
 
@@ -110,7 +110,6 @@ def test_reader_sees_the_end_of_the_pipe(pipe: tuple[socket.socket, socket.socke
 
 
 def test_reports_carry_the_instant_the_pool_gives_them() -> None:
-    assert decode_report(marshal.dumps(("H",)), 1.0) == Ready()
     assert decode_report(marshal.dumps(("S", "u", 42)), 5.0) == JobStarted("u", 42, 5.0)
     assert decode_report(marshal.dumps(("M", "u", "hi")), 6.0) == JobMessage("u", "hi", 6.0)
     done = decode_report(marshal.dumps(("F", "u", "FAILED", None, "E", "m", "tb", 2.0)), 7.0)
@@ -119,7 +118,7 @@ def test_reports_carry_the_instant_the_pool_gives_them() -> None:
     assert done.error is not None and done.error.traceback == "tb"
 
 
-def test_start_guard_doubles_the_delay_up_to_its_cap_and_resets_when_ready() -> None:
+def test_start_guard_doubles_the_delay_up_to_its_cap_and_resets_once_a_worker_takes_a_job() -> None:
     guard = StartGuard(first_delay_s=0.1, max_delay_s=30)
     assert guard.may_start(0.0, starting=5)
     delays = [guard.failed(0.0) for _ in range(12)]
@@ -128,7 +127,7 @@ def test_start_guard_doubles_the_delay_up_to_its_cap_and_resets_when_ready() -> 
     assert not guard.may_start(29.9, starting=0)
     assert guard.may_start(30.0, starting=0)
     assert not guard.may_start(30.0, starting=1)  # one probe at a time while failing
-    assert guard.ready() == 12
+    assert guard.succeeded() == 12
     assert guard.may_start(0.0, starting=3)
 
 
