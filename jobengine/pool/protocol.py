@@ -44,7 +44,7 @@ CANCELED_BEFORE_START = "canceled before it started"
 
 _HEADER = struct.Struct("!i")  # multiprocess Connection framing: 4-byte size...
 _BIG_HEADER = struct.Struct("!Q")  # ...or -1 then an 8-byte size
-_CHUNK = 256 * 1024  # one recv() of small frames
+_CHUNK = 64 * 1024  # one recv() of small frames
 _BIG = 64 * 1024  # a frame at least this large is read straight into its own buffer
 READ_BUDGET = 8 * 1024 * 1024  # most bytes read from one worker per wake-up; the rest waits
 

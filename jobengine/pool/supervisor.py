@@ -160,7 +160,9 @@ class Pool(Settler):
         if starts <= 0:
             return queue
         empty = census.empty
-        new = max(0, starts - len(empty)) if self._may_spawn() else 0
+        new = max(0, starts - len(empty))
+        if new and not self._may_spawn():
+            new = 0
         return queue + sum(self._room(w) for w in empty[:starts]) + new
 
     def _census(self) -> _Census:
