@@ -18,7 +18,7 @@ from typing import Any
 from jobengine.pool.process import WorkerLink, WorkerOptions
 from jobengine.pool.protocol import frame
 
-_pids = itertools.count(4_000_000)  # above Linux's pid_max, so never a real process
+_pids = itertools.count(5_000_000)  # above Linux's largest pid_max (2**22): never real
 
 
 class FakeConn:

@@ -210,8 +210,19 @@ class Pool(Settler):
     def _pick(self) -> WorkerProcess:
         census = self._census()
         if census.busy < self._size:
-            return census.empty[0] if census.empty else self._spawn()  # takes a lent slot
+            if census.empty:
+                return census.empty[0]
+            if self._may_spawn():
+                return self._spawn_now()  # a temporary worker takes a lent slot
         return min(census.queueable, key=lambda w: len(w.jobs))
+
+    def _spawn_now(self) -> WorkerProcess:
+        try:
+            return self._spawn()
+        except Exception as exc:
+            delay = self._guard.failed(self._clock.monotonic())
+            message = f"could not start a worker process (next try in {delay:.1f} s)"
+            raise PoolError(message) from exc
 
     def cancel(self, uuid: str) -> None:
         """Ask the job to stop; kill its worker if it still runs after the grace period.

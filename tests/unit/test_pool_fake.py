@@ -17,7 +17,7 @@ from jobengine.events import (
     JobStarted,
     PoolEvent,
 )
-from jobengine.pool import Pool
+from jobengine.pool import Pool, PoolError
 from jobengine.pool.fake import FakeProcess, FakeProcessFactory
 from jobengine.state import JobState
 from jobengine.testing import FakeClock
@@ -274,3 +274,22 @@ def test_stop_with_no_grace_kills_running_jobs_and_returns_queued_ones(
         ("JobReturned", "queued"),
     ]
     assert worker.killed and pool.pids == []
+
+
+def test_a_lent_slot_waits_out_a_failed_worker_start(make_pool: MakePool, clock: FakeClock) -> None:
+    pool, factory = make_pool(pipeline=1)
+    pool.submit(JobSpec("parent", "m:f"))
+    parent = only_worker(factory)
+    parent.start("parent")
+    parent.lend("parent")
+    turn(pool)
+    assert pool.idle == 1  # a temporary worker may run a child job
+    factory.fail_start = OSError("out of processes")
+    with pytest.raises(PoolError, match="could not start a worker process"):
+        pool.submit(JobSpec("child", "m:f"))
+    assert pool.idle == 0 and pool.running() == {"parent": parent.pid}
+    factory.fail_start = None
+    clock.advance(0.1)
+    assert pool.idle == 1
+    pool.submit(JobSpec("child", "m:f"))
+    assert len(factory.alive) == 2
