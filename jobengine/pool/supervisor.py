@@ -53,6 +53,20 @@ class Pool(Settler):
     """N worker processes, each running one background job at a time with more queued.
 
     Not thread-safe: one thread (the engine's dispatcher) makes every call.
+
+    Args:
+        workers: how many jobs run at once (temporary workers take slots that waiting jobs lend).
+        grace_s: how long a job asked to stop (cancel, deadline, stop) has before it is killed.
+        max_jobs_per_worker: a worker exits after this many jobs and is replaced; None: never.
+        context: "forkserver" or "spawn", for the default factory.
+        pipeline: jobs a worker holds: one running, the rest queued in its pipe.
+        clock: every timer and every reported instant; the system clock by default.
+        allowed_modules: the modules whose functions workers run (checked again by workers).
+        limits: what a job may report; workers cut texts and refuse oversize results.
+        preload: modules each worker imports before it takes jobs.
+        queue_behind_s: a job queues only behind one that started less than this ago.
+        factory: starts worker processes; real ones from `context` by default.
+        start_guard: the crash-loop back-off for workers that die before they take a job.
     """
 
     def __init__(
@@ -311,6 +325,8 @@ class Pool(Settler):
         frames = worker.reader.read()
         if frames:
             self._handle_frames(worker, frames, events)
+        if not worker.reader.is_open:  # the end of the pipe stays readable: its sentinel tells
+            self._unwatch(worker.link.reports)
 
     def _handle(self, worker: WorkerProcess, report: Report, events: list[PoolEvent]) -> None:
         job = worker.find(report.uuid)
