@@ -242,3 +242,12 @@ def message_burst(count: int) -> int:
     for i in range(count):
         job.message(f"message {i}")
     return count
+
+
+def fail_huge(megabytes: int) -> None:
+    raise ValueError("e" * (megabytes * 1024 * 1024))
+
+
+def odd_message(kilobytes: int) -> str:
+    current_job().message("\udcff\x00" + "m" * (kilobytes * 1024))
+    return "sent"

@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from jobengine.events import JobFinished, JobSpec, PoolEvent
+from jobengine.events import JobFinished, JobMessage, JobSpec, PoolEvent
 from jobengine.pool import MultiprocessFactory, Pool, WorkerLink, WorkerOptions
 from jobengine.state import JobState
 from tests.integration.conftest import MakeEngine
@@ -29,6 +29,33 @@ def test_a_50_mb_result_fails_with_its_size_and_the_next_job_runs(
     assert big.error.message == "result is 50.0 MB, over the 16 MB limit"
     after = engine.background.execute(f"{JOBS}:add", args=[2, 40])
     assert after.result(timeout=30) == 42
+
+
+@pytest.mark.timeout(90)
+def test_a_10_mb_result_is_stored_whole(make_engine: MakeEngine, sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url, workers=1)
+    job = engine.background.execute(f"{JOBS}:big_result", args=[10])
+    assert job.result(timeout=60) == "x" * (10 * 1024 * 1024)
+
+
+@pytest.mark.timeout(60)
+def test_error_text_and_messages_are_cut_to_their_limits_by_the_worker() -> None:
+    pool = Pool(1, grace_s=1.0)
+    pool.start()
+    try:
+        pool.submit(JobSpec("huge", f"{JOBS}:fail_huge", args="[3]"))
+        pool.submit(JobSpec("odd", f"{JOBS}:odd_message", args="[100]"))
+        events = _events(pool, "odd")
+    finally:
+        pool.stop(grace_s=0)
+    huge = next(e for e in events if isinstance(e, JobFinished) and e.uuid == "huge")
+    assert huge.error is not None and huge.error.type == "ValueError"
+    assert len(huge.error.message.encode()) <= 1024 * 1024
+    assert huge.error.message.endswith("[error message cut: it was 3 MB, over the 1 MB limit]")
+    assert len(huge.error.traceback.encode()) <= 1024 * 1024
+    (message,) = [e.text for e in events if isinstance(e, JobMessage)]
+    assert message.startswith("\\udcff\\x00mmm")  # storable: escaped, not dropped
+    assert message.endswith("[message cut: it was 100.0 KB, over the 64 KB limit]")
 
 
 @pytest.mark.timeout(120)
@@ -99,12 +126,17 @@ def test_workers_that_die_as_they_start_back_off_and_fail_their_jobs(
     assert len(streak) == 1
 
 
-def _finished(pool: Pool, uuid: str, timeout_s: float = 30) -> JobFinished:
+def _events(pool: Pool, uuid: str, timeout_s: float = 30) -> list[PoolEvent]:
+    """What the pool reported until job `uuid` finished."""
     events: list[PoolEvent] = []
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         events += pool.wait(0.5)
-        for event in events:
-            if isinstance(event, JobFinished) and event.uuid == uuid:
-                return event
+        if any(isinstance(e, JobFinished) and e.uuid == uuid for e in events):
+            return events
     raise AssertionError(f"{uuid} did not finish; events: {events}")
+
+
+def _finished(pool: Pool, uuid: str, timeout_s: float = 30) -> JobFinished:
+    events = _events(pool, uuid, timeout_s)
+    return next(e for e in events if isinstance(e, JobFinished) and e.uuid == uuid)
