@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-import types
+from pathlib import Path
 
 import pytest
 
@@ -72,16 +72,21 @@ def test_a_burst_of_5000_messages_is_stored_and_the_next_job_runs_on_one_worker(
 
 @pytest.mark.timeout(60)
 def test_a_job_whose_module_does_not_exist_fails_with_module_not_found(
-    make_engine: MakeEngine, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    make_engine: MakeEngine, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The client imports the module (it lives only in this process, as on another host or
-    # before a deploy removed it), so execute takes the job; the worker cannot import it.
-    module = types.ModuleType("client_only_jobs")
-    exec("def run():\n    return 1\n", module.__dict__)
-    monkeypatch.setitem(sys.modules, "client_only_jobs", module)
     engine = make_engine(sqlite_url, workers=1)
-    job = engine.background.execute("client_only_jobs:run")
-    assert job.wait(timeout=30)
+    # The module is on this process's path only, added after the worker started: the client
+    # imports it and takes the job (as on another host, or before a deploy removed it), the
+    # worker cannot import it.
+    folder = tmp_path / "client_only"
+    folder.mkdir()
+    (folder / "client_only_jobs.py").write_text("def run():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(folder))
+    try:
+        job = engine.background.execute("client_only_jobs:run")
+        assert job.wait(timeout=30)
+    finally:
+        sys.modules.pop("client_only_jobs", None)
     assert job.state is JobState.FAILED
     assert job.error is not None
     assert job.error.type == "ModuleNotFoundError"
