@@ -101,6 +101,9 @@ class Engine:
             grace_s=self.grace,
             max_jobs_per_worker=self.max_jobs_per_worker,
             pipeline=2,  # one job running and one queued per worker
+            clock=self.clock,
+            allowed_modules=self.allowed_modules,
+            limits=self.limits,
         )
         pool.start()
         cfg = DispatchConfig(

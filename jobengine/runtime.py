@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobengine.errors import JobEngineError
+from jobengine.limits import DEFAULT_LIMITS, Limits, clip
 
 if TYPE_CHECKING:
     from jobengine.engine import Engine
@@ -45,9 +45,17 @@ class RunningJob:
     """The background job running in this worker process."""
 
     def __init__(
-        self, uuid: str, *, attempt: int, method: str, db_url: str, channel: Channel
+        self,
+        uuid: str,
+        *,
+        attempt: int,
+        method: str,
+        db_url: str,
+        channel: Channel,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.uuid = uuid
+        self.limits = limits
         self.attempt = attempt
         self.method = method
         self.db_url = db_url
@@ -78,7 +86,8 @@ class RunningJob:
             raise ValueError(f"progress percent must be from 0 to 100, got {percent!r}")
         if not isinstance(text, str):
             raise ValueError(f"progress text must be a string, got {type(text).__name__}")
-        self._channel.send(("P", self.uuid, float(percent), str(text), time.time()))
+        text = clip(str(text), self.limits.progress_text_bytes, "progress text")
+        self._channel.send(("P", self.uuid, float(percent), text))
 
     def message(self, text: str) -> None:
         """Leave a user message on the job, readable while it runs and after it ends.
@@ -88,7 +97,7 @@ class RunningJob:
         """
         if not isinstance(text, str):
             raise ValueError(f"message text must be a string, got {type(text).__name__}")
-        self._channel.send(("M", self.uuid, str(text), time.time()))
+        self._channel.send(("M", self.uuid, clip(str(text), self.limits.message_bytes, "message")))
 
     @property
     def engine(self) -> Engine:

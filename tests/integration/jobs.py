@@ -228,3 +228,26 @@ def fail_until(attempts: int) -> int:
     if job.attempt < attempts:
         raise ValueError(f"attempt {job.attempt} fails")
     return job.attempt
+
+
+# -- used by tests/integration/test_pool_limits.py ---------------------------------------------
+
+
+def big_result(megabytes: int) -> str:
+    return "x" * (megabytes * 1024 * 1024)
+
+
+def message_burst(count: int) -> int:
+    job = current_job()
+    for i in range(count):
+        job.message(f"message {i}")
+    return count
+
+
+def fail_huge(megabytes: int) -> None:
+    raise ValueError("e" * (megabytes * 1024 * 1024))
+
+
+def odd_message(kilobytes: int) -> str:
+    current_job().message("\udcff\x00" + "m" * (kilobytes * 1024))
+    return "sent"

@@ -16,7 +16,6 @@ from typing import TypeVar
 import multiprocess
 import pytest
 
-from jobengine import pool as pool_module
 from jobengine.engine import Engine
 from jobengine.errors import ErrorInfo, JobEngineError
 from jobengine.events import (
@@ -29,9 +28,11 @@ from jobengine.events import (
     PoolEvent,
 )
 from jobengine.pool import Pool, PoolError
+from jobengine.pool.child import worker_main
+from jobengine.pool.process import WorkerOptions
+from jobengine.pool.protocol import STOP, encode_job
 from jobengine.runtime import current_job, lending_slot
 from jobengine.state import JobState
-from jobengine.worker import STOP, encode_job, worker_main
 
 E = TypeVar("E", JobStarted, JobFinished)
 MakePool = Callable[..., tuple[Pool, "Recorder"]]
@@ -152,7 +153,32 @@ def test_unknown_method_fails_with_method_error(make_pool: MakePool) -> None:
     pool.submit(spec("nope", "no_such_function"))
     error = rec.finished("nope").error
     assert error is not None and error.type == "jobengine.errors.MethodError"
-    assert "'no_such_function' not found" in error.message
+    assert "'no_such_function'" in error.message
+
+
+@pytest.mark.timeout(60)
+def test_job_whose_module_does_not_import_fails_with_that_import_error(
+    make_pool: MakePool,
+) -> None:
+    pool, rec = make_pool(1)
+    pool.submit(JobSpec("gone", "tests.integration.no_such_module:run"))
+    outcome = rec.finished("gone")
+    assert outcome.state is JobState.FAILED
+    assert outcome.error is not None
+    assert outcome.error.type == "ModuleNotFoundError"
+    assert "tests.integration.no_such_module" in outcome.error.message
+    pool.submit(spec("after", "add", 1, 2))  # the worker lives on
+    assert rec.finished("after").result == "3"
+    assert rec.started("after").pid == rec.started("gone").pid
+
+
+@pytest.mark.timeout(60)
+def test_worker_checks_allowed_modules_again(make_pool: MakePool) -> None:
+    pool, rec = make_pool(1, allowed_modules=["examples"])
+    pool.submit(spec("refused", "add", 1, 2))
+    error = rec.finished("refused").error
+    assert error is not None and error.type == "jobengine.errors.MethodError"
+    assert "allowed_modules" in error.message
 
 
 @pytest.mark.timeout(60)
@@ -492,11 +518,16 @@ def test_worker_protocol_give_back_and_cancel_by_job_number(tmp_path: Path) -> N
     ctx = multiprocess.get_context("forkserver")
     conn, child_conn = ctx.Pipe()
     wakeup_r, wakeup_w = ctx.Pipe(duplex=False)
+    stderr_r, stderr_w = ctx.Pipe(duplex=False)
     shared = ctx.RawArray("q", 3)  # pipeline 2
-    process = ctx.Process(target=worker_main, args=(child_conn, shared, wakeup_r, None))
+    options = WorkerOptions(pipeline=2, max_jobs=None)
+    process = ctx.Process(
+        target=worker_main, args=(child_conn, shared, wakeup_r, stderr_w, options)
+    )
     process.start()
     child_conn.close()
     wakeup_r.close()
+    stderr_w.close()
     gate = str(tmp_path / "gate")
     try:
         conn.send_bytes(encode_job(spec("lender", "lend_until_file", gate)))  # job 1
@@ -514,10 +545,10 @@ def test_worker_protocol_give_back_and_cancel_by_job_number(tmp_path: Path) -> N
         conn.send_bytes(encode_job(spec("z", "add", 3, 3)))  # job 4: dropped unstarted
         assert _recv(conn)[:2] == ("S", "y")
         finished = _recv(conn)
-        assert (finished[:3], finished[4]) == (("F", "y", "COMPLETED"), "4")
+        assert finished[:4] == ("F", "y", "COMPLETED", "4")
         dropped = _recv(conn)
         assert dropped[:3] == ("F", "z", "CANCELED")
-        assert dropped[5:7] == ("JobCanceled", "canceled before it started")
+        assert dropped[4:6] == ("JobCanceled", "canceled before it started")
         shared[2] = 5  # job 5 is given back by the main thread, which reads it
         wakeup_w.send_bytes(b"")
         conn.send_bytes(encode_job(spec("w", "add", 4, 4)))
@@ -528,6 +559,7 @@ def test_worker_protocol_give_back_and_cancel_by_job_number(tmp_path: Path) -> N
     finally:
         conn.close()
         wakeup_w.close()
+        stderr_r.close()
         process.join(10)
         if process.exitcode is None:
             process.kill()
@@ -588,10 +620,9 @@ def test_cancel_of_a_queued_job_drops_it_unstarted(make_pool: MakePool, tmp_path
 
 @pytest.mark.timeout(60)
 def test_cancel_of_the_running_job_gives_back_the_queued_one_and_spares_the_next(
-    make_pool: MakePool, monkeypatch: pytest.MonkeyPatch
+    make_pool: MakePool,
 ) -> None:
-    monkeypatch.setattr(pool_module, "QUEUE_BEHIND_S", 30.0)
-    pool, rec = make_pool(1, pipeline=2, grace_s=30)
+    pool, rec = make_pool(1, pipeline=2, grace_s=30, queue_behind_s=30.0)
     pool.submit(spec("coop", "check_cancel_loop"))
     pool.submit(spec("queued", "add", 1, 1))
     pid = rec.started("coop").pid
@@ -668,10 +699,10 @@ def test_worker_death_returns_the_jobs_queued_in_it(
 
 @pytest.mark.timeout(60)
 def test_deadline_of_a_queued_job_counts_from_its_start(
-    make_pool: MakePool, monkeypatch: pytest.MonkeyPatch
+    make_pool: MakePool,
 ) -> None:
-    monkeypatch.setattr(pool_module, "QUEUE_BEHIND_S", 30.0)  # keep "queued" queued
-    pool, rec = make_pool(1, pipeline=2, grace_s=0.2)
+    # queue_behind_s keeps "queued" queued
+    pool, rec = make_pool(1, pipeline=2, grace_s=0.2, queue_behind_s=30.0)
     pool.submit(spec("ahead", "sleep_for", 1.0))
     pool.submit(spec("queued", "sleep_for", 0.3, timeout_s=0.8))
     assert rec.finished("ahead").state is JobState.COMPLETED

@@ -1,7 +1,8 @@
-"""The worker process side of the pool, and the pipe protocol both sides speak.
+"""The worker process side of the pool: run one background job at a time, report over the pipe.
 
-A worker runs one background job at a time: it imports the job's method, calls it with the
-decoded arguments and reports progress, messages and the outcome to the pool over its pipe.
+A worker imports the job's method (with `methods.resolve`, the resolver clients use too), calls
+it with the decoded arguments and reports progress, messages and the outcome to the pool; the
+pipe protocol is in `jobengine.pool.protocol`.
 """
 
 from __future__ import annotations
@@ -14,82 +15,21 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jobengine import codec
-from jobengine.errors import ErrorInfo, JobCanceled, MethodError, SerializationError
-from jobengine.events import (
-    JobFinished,
-    JobMessage,
-    JobProgress,
-    JobReturned,
-    JobSpec,
-    JobStarted,
-    PoolEvent,
-)
+from jobengine.errors import JobCanceled, MethodError, SerializationError
+from jobengine.limits import Limits, clip, result_error
+from jobengine.methods import resolve
+from jobengine.pool.process import WorkerOptions
+from jobengine.pool.protocol import CANCELED_BEFORE_START
 from jobengine.retry import RetryLater
 from jobengine.runtime import RunningJob, activate
 from jobengine.state import JobState
 
-# Messages are marshal-encoded tuples of plain values: cheap to build and to read, and both ends
-# are this module, so nothing foreign is ever decoded. The first item says what follows.
-#   pool -> worker: ("J", uuid, method, args, kwargs, attempt, db_url) | ("X",) stop
-#   worker -> pool: ("S", uuid, pid, at) started        ("P", uuid, percent, text, at) progress
-#                   ("M", uuid, text, at) message       ("L", uuid) lent  ("R", uuid) resumed
-#                   ("B", uuid) given back unstarted
-#                   ("F", uuid, state, at, result, error_type, error_message, traceback, retry_s)
-#
-# Pipelining: the pool may send a worker up to `pipeline` jobs; the ones not yet running wait in
-# the pipe itself, so taking the next job costs the worker one read and no wake-up.
-#
-# The pool steers jobs through `shared`, `pipeline + 1` int64 that need no reader. The n-th job
-# sent to a worker (counted from 1) is asked to stop when shared[n % pipeline] == n, so a request
-# never reaches a job it was not meant for; and every job with n <= shared[pipeline] that has not
-# started is given back. To have queued jobs back while a job runs (it lends its slot, runs long,
-# is being stopped), the pool raises shared[pipeline] and writes a byte to the worker's wake-up
-# pipe: a helper thread, asleep on that pipe otherwise, then reads those jobs off the job pipe.
-STOP = marshal.dumps(("X",))
-CANCELED_BEFORE_START = "canceled before it started"
-
 _Outcome = tuple[str, str | None, str | None, str | None, str | None, float | None]
-
-
-@dataclass(frozen=True)
-class SlotChange:
-    """A running job started (`is_lent`) or stopped lending its slot while it waits."""
-
-    uuid: str
-    is_lent: bool
-
-
-def encode_job(spec: JobSpec) -> bytes:
-    """Encode the message that hands `spec` to a worker."""
-    return marshal.dumps(
-        ("J", spec.uuid, spec.method, spec.args, spec.kwargs, spec.attempt, spec.db_url)
-    )
-
-
-def decode_report(data: bytes) -> PoolEvent | SlotChange:
-    """Decode one message a worker sent to the pool."""
-    message = marshal.loads(data)
-    kind, uuid = message[0], message[1]
-    if kind == "F":
-        _, _, state, at, result, error_type, error_message, tb, retry_s = message
-        error = None if error_type is None else ErrorInfo(error_type, error_message, tb or "")
-        return JobFinished(uuid, JobState(state), at, result, error, retry_s)
-    if kind == "S":
-        return JobStarted(uuid, message[2], message[3])
-    if kind == "P":
-        return JobProgress(uuid, message[2], message[3], message[4])
-    if kind == "M":
-        return JobMessage(uuid, message[2], message[3])
-    if kind == "B":
-        return JobReturned(uuid)
-    return SlotChange(uuid, is_lent=kind == "L")
 
 
 class _PipeChannel:
@@ -228,28 +168,27 @@ def _release_forkserver() -> None:
     server._forkserver_address = None
 
 
-def worker_main(conn: Any, shared: Any, wakeup: Any, max_jobs: int | None) -> None:
-    """Run jobs from `conn` one at a time until told to stop, EOF or `max_jobs` are done.
+def worker_main(conn: Any, shared: Any, wakeup: Any, stderr: Any, options: WorkerOptions) -> None:
+    """Run jobs from `conn` one at a time until told to stop, EOF or `options.max_jobs` are done.
 
     Args:
         conn: this worker's end of the pipe to the pool.
         shared: `pipeline + 1` shared int64 through which the pool asks jobs to stop or to be
-            given back (see the protocol notes at the top of this module).
+            given back (see `jobengine.pool.protocol`).
         wakeup: the read end of a pipe on which the pool asks for queued jobs back.
-        max_jobs: exit after this many jobs so the pool replaces the process; None for never.
+        stderr: the write end of a pipe that gets this process's stderr while it starts, so
+            the pool can tell why a worker died before it took a job.
+        options: the pool's worker options (limits, allowed modules, modules to preload).
     """
     # multiprocess has already given this process the pool's sys.path and working directory, so
-    # job modules import as they do in the pool. Lead a process group, so that killing the group
-    # also stops the job's own subprocesses; Ctrl-C in a terminal is for the engine, which stops
-    # jobs itself.
-    os.setpgid(0, 0)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    # job modules import as they do in the pool.
+    with _stderr_to(stderr):
+        _bootstrap(options)
     channel = _PipeChannel(conn, shared, wakeup)
     channel.start_helper()
     functions: dict[str, Callable[..., Any]] = {}
     done = 0
-    while max_jobs is None or done < max_jobs:
+    while options.max_jobs is None or done < options.max_jobs:
         received = channel.next_job()
         if received is None:
             return
@@ -259,11 +198,41 @@ def worker_main(conn: Any, shared: Any, wakeup: Any, max_jobs: int | None) -> No
             channel.send(("B", message[1]))
             continue
         if verdict == "cancel":
-            canceled = JobState.CANCELED.value, None, "JobCanceled", CANCELED_BEFORE_START
-            channel.send(("F", message[1], canceled[0], time.time(), *canceled[1:], None, None))
+            state = JobState.CANCELED.value
+            error = ("JobCanceled", CANCELED_BEFORE_START, None, None)
+            channel.send(("F", message[1], state, None, *error))
         else:
-            _run_job(seq, message, channel, functions)
+            _run_job(seq, message, channel, functions, options)
         done += 1
+
+
+@contextlib.contextmanager
+def _stderr_to(pipe: Any) -> Iterator[None]:
+    """Send fd 2 to `pipe` for the block; a failure in it prints its traceback there."""
+    _flush_stderr()
+    saved = os.dup(2)
+    os.dup2(pipe.fileno(), 2)
+    yield  # on an exception fd 2 stays on the pipe, where the traceback goes as the child exits
+    _flush_stderr()
+    os.dup2(saved, 2)
+    os.close(saved)
+    pipe.close()
+
+
+def _flush_stderr() -> None:
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+
+
+def _bootstrap(options: WorkerOptions) -> None:
+    """Lead a process group, so that killing the group also stops the job's own subprocesses;
+    leave Ctrl-C in a terminal to the engine, which stops jobs itself; import the preloads."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    for module in options.preload:
+        importlib.import_module(module)
 
 
 def _run_job(
@@ -271,18 +240,20 @@ def _run_job(
     message: tuple[Any, ...],
     channel: _PipeChannel,
     functions: dict[str, Callable[..., Any]],
+    options: WorkerOptions,
 ) -> None:
     _, uuid, method, args, kwargs, attempt, db_url = message
     channel.begin(uuid, seq)
-    channel.send(("S", uuid, os.getpid(), time.time()))
-    job = RunningJob(uuid, attempt=attempt, method=method, db_url=db_url, channel=channel)
+    channel.send(("S", uuid, os.getpid()))
+    job = RunningJob(
+        uuid, attempt=attempt, method=method, db_url=db_url, channel=channel, limits=options.limits
+    )
     try:
         with activate(job):
-            outcome = _call(method, args, kwargs, channel, functions)
+            outcome = _call(method, args, kwargs, channel, functions, options)
     finally:
         channel.end()
-    state, result, error_type, error_message, tb, retry_s = outcome
-    channel.send(("F", uuid, state, time.time(), result, error_type, error_message, tb, retry_s))
+    channel.send(("F", uuid, *outcome))
 
 
 def _call(
@@ -291,16 +262,20 @@ def _call(
     kwargs: str,
     channel: _PipeChannel,
     functions: dict[str, Callable[..., Any]],
+    options: WorkerOptions,
 ) -> _Outcome:
+    limits = options.limits
     try:
-        function = functions.get(method) or functions.setdefault(method, _resolve(method))
+        function = functions.get(method)
+        if function is None:
+            function = functions[method] = resolve(method, options.allowed_modules)
         value = function(*codec.loads(args), **codec.loads(kwargs))
     except JobCanceled as exc:
         return (JobState.CANCELED.value, None, "JobCanceled", str(exc), None, None)
     except RetryLater as exc:
-        return _failed(exc, retry_s=exc.delay)
+        return _failed(exc, limits, retry_s=exc.delay)
     except BaseException as exc:  # the process boundary: whatever the job raises is its outcome
-        return _failed(exc)
+        return _failed(exc, limits)
     if channel.is_cancel_requested():
         message = "the job returned after it was asked to stop"
         return (JobState.CANCELED.value, None, "JobCanceled", message, None, None)
@@ -308,29 +283,29 @@ def _call(
         result = codec.dumps(value, what="result")
     except SerializationError as exc:
         return (JobState.FAILED.value, None, "SerializationError", str(exc), None, None)
+    refusal = result_error(result, limits.result_bytes)
+    if refusal is not None:  # not shipped: the pool would only refuse to store it
+        return (JobState.FAILED.value, None, "ResultError", refusal, None, None)
     return (JobState.COMPLETED.value, result, None, None, None, None)
 
 
-def _failed(exc: BaseException, *, retry_s: float | None = None) -> _Outcome:
-    cls = type(exc)
-    name = (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
+def _failed(exc: BaseException, limits: Limits, *, retry_s: float | None = None) -> _Outcome:
     tb = "".join(traceback.format_exception(exc))
-    return (JobState.FAILED.value, None, name, str(exc), tb, retry_s)
+    cause = exc.__cause__
+    if isinstance(exc, MethodError) and isinstance(cause, ImportError):
+        exc = cause  # the job's module does not import: say why, not just that
+    cut = limits.error_bytes
+    return (
+        JobState.FAILED.value,
+        None,
+        _type_name(type(exc)),
+        clip(str(exc), cut, "error message"),
+        clip(tb, cut, "traceback"),
+        retry_s,
+    )
 
 
-def _resolve(method: str) -> Callable[..., Any]:
-    """Import the function a "pkg.module:function" path names."""
-    module_name, sep, attr_path = method.partition(":")
-    if not sep or not module_name or not attr_path:
-        raise MethodError(f"method {method!r} is not a 'pkg.module:function' path")
-    target: Any = importlib.import_module(module_name)
-    for attr in attr_path.split("."):
-        try:
-            target = getattr(target, attr)
-        except AttributeError:
-            raise MethodError(f"method {method!r}: {attr!r} not found") from None
-    if not callable(target):
-        raise MethodError(f"method {method!r} is not callable")
-    return target  # type: ignore[no-any-return]
+def _type_name(cls: type[BaseException]) -> str:
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
