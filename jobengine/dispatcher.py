@@ -31,7 +31,7 @@ from jobengine.heartbeat import Heartbeat
 from jobengine.hub import Hub
 from jobengine.limits import DEFAULT_LIMITS, Limits, clip, result_error, storable
 from jobengine.methods import method_refusal
-from jobengine.pool import Pool
+from jobengine.pool import Pool, PoolError
 from jobengine.store import Batch, Finish, JobRecord, Store, pack
 
 logger = logging.getLogger(__name__)
@@ -362,8 +362,13 @@ class Dispatcher:
             rec = self._ready.popleft()
             if not self._allowed(rec):
                 continue
+            try:
+                self.pool.submit(_spec(rec, self.store.url))
+            except PoolError:
+                # No worker could start (the pool backs off while new ones die): run it later.
+                self._ready.appendleft(rec)
+                return
             self._running[rec.uuid] = rec
-            self.pool.submit(_spec(rec, self.store.url))
 
     def _allowed(self, rec: JobRecord) -> bool:
         """Refuse a method the allow-list does not let run, even if it got into the store
