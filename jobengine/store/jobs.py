@@ -147,7 +147,7 @@ class JobStore:
             with immediate(self.db):
                 J.update(claimed_by=None).where(
                     J.uuid.in_(ids) & (J.state == ACTIVE) & J.started_ms.is_null()
-                ).execute()
+                ).execute(self.db)
 
     # -- record outcomes --------------------------------------------------------------------
 
@@ -235,7 +235,7 @@ class JobStore:
             error_type=fin.error_type,
             error_message=fin.error_message,
             error_traceback=fin.error_traceback,
-        ).where(J.uuid == fin.uuid).execute()
+        ).where(J.uuid == fin.uuid).execute(self.db)
         return run_after_ms
 
     def _end(self, fin: Finish, row: dict[str, Any]) -> None:
@@ -254,10 +254,11 @@ class JobStore:
             .order_by(J.id)
             .limit(1)
             .tuples()
+            .execute(self.db)
         )
         ids = [r[0] for r in nxt]
         if ids:
-            J.update(key_held=True).where(J.id == ids[0]).execute()
+            J.update(key_held=True).where(J.id == ids[0]).execute(self.db)
 
     # -- settle ---------------------------------------------------------------------------
 
@@ -279,7 +280,9 @@ class JobStore:
             The job after the request, or None if there is no such job.
         """
         with immediate(self.db):
-            J.update(cancel_requested=True).where((J.uuid == uuid) & (J.state == ACTIVE)).execute()
+            J.update(cancel_requested=True).where((J.uuid == uuid) & (J.state == ACTIVE)).execute(
+                self.db
+            )
             rec = self.find(uuid)
             if rec is not None and rec.state == ACTIVE and rec.claimed_by is None:
                 self._write_finishes([Finish.canceled_before_start(uuid, now_ms)])
@@ -290,12 +293,12 @@ class JobStore:
         query = J.select(J.uuid).where(
             (J.claimed_by == engine_id) & (J.state == ACTIVE) & (J.cancel_requested == True)  # noqa: E712
         )
-        return [r[0] for r in query.tuples()]
+        return [r[0] for r in query.tuples().execute(self.db)]
 
     def claimed_by(self, engine_ids: Sequence[str]) -> list[JobRecord]:
         """ACTIVE jobs claimed by any of `engine_ids`."""
         rows = J.select(*_COLUMNS).where(J.claimed_by.in_(list(engine_ids)) & (J.state == ACTIVE))
-        return [_from_tuple(r) for r in rows.tuples()]
+        return [_from_tuple(r) for r in rows.tuples().execute(self.db)]
 
     # -- read -----------------------------------------------------------------------------
 
@@ -332,10 +335,11 @@ class JobStore:
         query = query.order_by(J.id)
         if limit is not None:
             query = query.limit(limit)
-        return [_from_tuple(r) for r in query.tuples()]
+        return [_from_tuple(r) for r in query.tuples().execute(self.db)]
 
     def messages(self, uuid: str) -> list[tuple[int, str]]:
-        rows = M.select(M.at_ms, M.text).where(M.job_uuid == uuid).order_by(M.id).tuples()
+        query = M.select(M.at_ms, M.text).where(M.job_uuid == uuid).order_by(M.id)
+        rows = query.tuples().execute(self.db)
         return [(int(ms), str(text)) for ms, text in rows]
 
     # -- retention ------------------------------------------------------------------------
@@ -343,30 +347,34 @@ class JobStore:
     def purge(self, now_ms: int, keep_ms: int, max_finished: int) -> int:
         """Remove finished jobs ended before `now_ms - keep_ms`, then the oldest above the cap.
 
+        ACTIVE jobs are never touched. Each batch of up to PURGE_BATCH jobs is one short
+        write transaction, and with nothing to remove the call costs one index walk, so the
+        dispatcher may call it after every flush that ended jobs. Safe beside other engines
+        purging at once: a job is removed once, and its messages with it.
+
         Returns:
             How many jobs were removed (their messages go with them).
         """
-        finished = J.state != ACTIVE
-        with immediate(self.db):
-            old = [
-                r[0]
-                for r in J.select(J.uuid).where(finished & (J.end_ms < now_ms - keep_ms)).tuples()
-            ]
-            over = (
-                J.select(J.uuid)
-                .where(finished & J.uuid.not_in(old) if old else finished)
-                .order_by(J.end_ms.desc(), J.id.desc())
-                .offset(max_finished)
-                .tuples()
-            )
-            doomed = old + [r[0] for r in over]
-            for i in range(0, len(doomed), 500):
-                chunk = doomed[i : i + 500]
-                M.delete().where(M.job_uuid.in_(chunk)).execute()
-                J.delete().where(J.uuid.in_(chunk)).execute()
-        return len(doomed)
+        params = (now_ms - keep_ms, max(0, max_finished), PURGE_BATCH)
+        removed = 0
+        while True:
+            with immediate(self.db):
+                rows = self._run(self.sql.purge, params)
+                if self._sqlite:
+                    n = len(rows)
+                    uuids = [r[0] for r in rows]
+                    for i in range(0, n, 500):
+                        chunk = uuids[i : i + 500]
+                        self._exec(_DELETE_MESSAGES.format(marks=self.sql.marks(len(chunk))), chunk)
+                else:
+                    n = int(rows[0][0])
+            removed += n
+            if n < PURGE_BATCH:
+                return removed
 
 
+PURGE_BATCH = 1000
+_DELETE_MESSAGES = "DELETE FROM job_message WHERE job_uuid IN ({marks})"
 _PRIORITY = _RECORD_FIELDS.index("priority")
 
 

@@ -62,6 +62,8 @@ class HotSql:
             f"WHERE uuid = {p} AND state = 'ACTIVE'"
         )
 
+        self.purge = _purge(p, sqlite)
+
     def marks(self, n: int) -> str:
         return ", ".join([self.p] * n)
 
@@ -86,3 +88,30 @@ class HotSql:
 
     def states(self, n: int) -> str:
         return f"SELECT uuid, state FROM {TABLE} WHERE uuid IN ({self.marks(n)})"
+
+
+def _purge(p: str, sqlite: bool) -> str:
+    """One batch of retention: finished jobs too old, and those past the newest `max_finished`.
+
+    Parameters: cutoff end_ms, max_finished, batch size. Both branches walk the partial index
+    on finished jobs (end_ms, id): with nothing to remove that is a range probe plus a walk
+    over `max_finished` index entries (a few pages), no table rows. PostgreSQL removes the
+    jobs' messages in the same statement; on SQLite the caller does it with the uuids returned.
+    """
+    finished = "state <> 'ACTIVE'"
+    skip = f"LIMIT -1 OFFSET {p}" if sqlite else f"OFFSET {p}"
+    doomed = (
+        f"SELECT id FROM {TABLE} WHERE {finished} AND end_ms < {p} "
+        f"UNION SELECT id FROM (SELECT id FROM {TABLE} WHERE {finished} "
+        f"ORDER BY end_ms DESC, id DESC {skip}) AS over_cap LIMIT {p}"
+    )
+    # The outer state test re-checks each row as it is deleted (a finished job never returns
+    # to ACTIVE, but the guard keeps ACTIVE jobs safe whatever the subquery saw).
+    delete = f"DELETE FROM {TABLE} WHERE id IN ({doomed}) AND {finished} RETURNING uuid"
+    if sqlite:
+        return delete
+    return (
+        f"WITH doomed AS ({delete}), "
+        "gone AS (DELETE FROM job_message WHERE job_uuid IN (SELECT uuid FROM doomed)) "
+        "SELECT count(*) FROM doomed"
+    )
