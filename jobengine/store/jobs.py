@@ -347,33 +347,52 @@ class JobStore:
     def purge(self, now_ms: int, keep_ms: int, max_finished: int) -> int:
         """Remove finished jobs ended before `now_ms - keep_ms`, then the oldest above the cap.
 
-        ACTIVE jobs are never touched. Each batch of up to PURGE_BATCH jobs is one short
-        write transaction, and with nothing to remove the call costs one index walk, so the
-        dispatcher may call it after every flush that ended jobs. Safe beside other engines
-        purging at once: a job is removed once, and its messages with it.
+        ACTIVE jobs are never touched. With nothing to remove the call is one read of the
+        finished-jobs index and takes no write lock, so the dispatcher may call it after every
+        flush that ended jobs; otherwise each batch of up to PURGE_BATCH jobs is one short
+        write transaction. Safe beside other engines purging at once: a job is removed once,
+        and its messages with it.
 
         Returns:
             How many jobs were removed (their messages go with them).
         """
-        params = (now_ms - keep_ms, max(0, max_finished), PURGE_BATCH)
+        bound = self._purge_bound(now_ms - keep_ms, max(0, max_finished))
+        if bound is None:
+            return 0
+        params = (bound[0], bound[0], bound[1], PURGE_BATCH)
         removed = 0
         while True:
             with immediate(self.db):
                 rows = self._run(self.sql.purge, params)
+                n = len(rows) if self._sqlite else int(rows[0][0])
                 if self._sqlite:
-                    n = len(rows)
-                    uuids = [r[0] for r in rows]
-                    for i in range(0, n, 500):
-                        chunk = uuids[i : i + 500]
-                        self._exec(_DELETE_MESSAGES.format(marks=self.sql.marks(len(chunk))), chunk)
-                else:
-                    n = int(rows[0][0])
+                    self._delete_messages([r[0] for r in rows])
             removed += n
             if n < PURGE_BATCH:
                 return removed
 
+    def _purge_bound(self, cutoff_ms: int, max_finished: int) -> tuple[int, int] | None:
+        """The newest (end_ms, id) to remove: the cap's edge or the age cutoff, whichever is
+        later; None when nothing is due."""
+        found = dict(self._run(self.sql.purge_check, (max_finished + 1,)))
+        edge: tuple[int, int] | None = None
+        if found.get(1, 0) > max_finished:
+            rows = self._run(self.sql.purge_edge, (max_finished,))
+            edge = (int(rows[0][0]), int(rows[0][1])) if rows else None
+        oldest = found.get(0)
+        if oldest is not None and oldest < cutoff_ms:
+            by_age = (cutoff_ms - 1, _MAX_ID)
+            return by_age if edge is None or edge < by_age else edge
+        return edge
+
+    def _delete_messages(self, uuids: Sequence[str]) -> None:
+        for i in range(0, len(uuids), 500):
+            chunk = list(uuids[i : i + 500])
+            self._exec(_DELETE_MESSAGES.format(marks=self.sql.marks(len(chunk))), chunk)
+
 
 PURGE_BATCH = 1000
+_MAX_ID = 2**63 - 1
 _DELETE_MESSAGES = "DELETE FROM job_message WHERE job_uuid IN ({marks})"
 _PRIORITY = _RECORD_FIELDS.index("priority")
 

@@ -62,6 +62,8 @@ class HotSql:
             f"WHERE uuid = {p} AND state = 'ACTIVE'"
         )
 
+        self.purge_check = _purge_check(p)
+        self.purge_edge = _purge_edge(p)
         self.purge = _purge(p, sqlite)
 
     def marks(self, n: int) -> str:
@@ -90,28 +92,50 @@ class HotSql:
         return f"SELECT uuid, state FROM {TABLE} WHERE uuid IN ({self.marks(n)})"
 
 
-def _purge(p: str, sqlite: bool) -> str:
-    """One batch of retention: finished jobs too old, and those past the newest `max_finished`.
+def _purge_check(p: str) -> str:
+    """The oldest finished job's end_ms, and how many jobs are finished, counted up to a limit.
 
-    Parameters: cutoff end_ms, max_finished, batch size. Both branches walk the partial index
-    on finished jobs (end_ms, id): with nothing to remove that is a range probe plus a walk
-    over `max_finished` index entries (a few pages), no table rows. PostgreSQL removes the
-    jobs' messages in the same statement; on SQLite the caller does it with the uuids returned.
+    Parameter: max_finished + 1. The count stops at the limit in any order, so the planner
+    has no sort to weigh against the partial index (an ordered OFFSET walk made PostgreSQL
+    sort the finished rows instead): with nothing to remove this one read (a probe, a few
+    index pages) is all a purge costs, and it takes no write lock. Right after a bulk insert,
+    before autovacuum has analysed the table, PostgreSQL may scan the table here instead.
     """
-    finished = "state <> 'ACTIVE'"
-    skip = f"LIMIT -1 OFFSET {p}" if sqlite else f"OFFSET {p}"
-    doomed = (
-        f"SELECT id FROM {TABLE} WHERE {finished} AND end_ms < {p} "
-        f"UNION SELECT id FROM (SELECT id FROM {TABLE} WHERE {finished} "
-        f"ORDER BY end_ms DESC, id DESC {skip}) AS over_cap LIMIT {p}"
-    )
-    # The outer state test re-checks each row as it is deleted (a finished job never returns
-    # to ACTIVE, but the guard keeps ACTIVE jobs safe whatever the subquery saw).
-    delete = f"DELETE FROM {TABLE} WHERE id IN ({doomed}) AND {finished} RETURNING uuid"
-    if sqlite:
-        return delete
+    finished = f"FROM {TABLE} WHERE state <> 'ACTIVE'"
     return (
-        f"WITH doomed AS ({delete}), "
-        "gone AS (DELETE FROM job_message WHERE job_uuid IN (SELECT uuid FROM doomed)) "
+        f"SELECT 0, end_ms FROM (SELECT end_ms {finished} ORDER BY end_ms, id LIMIT 1) AS oldest "
+        f"UNION ALL SELECT 1, count(*) FROM (SELECT 1 AS one {finished} LIMIT {p}) AS capped"
+    )
+
+
+def _purge_edge(p: str) -> str:
+    """The newest finished job past the cap (parameter: max_finished), read only when the
+    check found more than `max_finished` finished jobs."""
+    return (
+        f"SELECT end_ms, id FROM {TABLE} WHERE state <> 'ACTIVE' "
+        f"ORDER BY end_ms DESC, id DESC LIMIT 1 OFFSET {p}"
+    )
+
+
+def _purge(p: str, sqlite: bool) -> str:
+    """One batch of retention: the oldest finished jobs up to a bound (end_ms, id).
+
+    Parameters: bound end_ms (twice), bound id, batch size. The inner select walks the
+    finished index from its oldest end and stops after a batch. PostgreSQL removes the jobs'
+    messages in the same statement (`= ANY(ARRAY(...))` keeps both deletes on their
+    indexes whatever the statistics say); on SQLite the caller does it with the uuids returned.
+    """
+    doomed = (
+        f"SELECT id FROM {TABLE} WHERE state <> 'ACTIVE' AND end_ms <= {p} "
+        f"AND (end_ms < {p} OR id <= {p}) ORDER BY end_ms, id LIMIT {p}"
+    )
+    # The outer state test re-checks each row as it is deleted: ACTIVE jobs are never removed,
+    # whatever the subquery saw.
+    if sqlite:
+        return f"DELETE FROM {TABLE} WHERE id IN ({doomed}) AND state <> 'ACTIVE' RETURNING uuid"
+    return (
+        f"WITH doomed AS (DELETE FROM {TABLE} WHERE id = ANY(ARRAY({doomed})) "
+        "AND state <> 'ACTIVE' RETURNING uuid), "
+        "gone AS (DELETE FROM job_message WHERE job_uuid = ANY(ARRAY(SELECT uuid FROM doomed))) "
         "SELECT count(*) FROM doomed"
     )
