@@ -101,6 +101,68 @@ class JobStore:
             self._exec(self.sql.insert, (*_new_values(job), held, ACTIVE, 1, False, ""))
         return _new_record(job, held), True
 
+    def insert_many(
+        self, jobs: Sequence[NewJob], on_conflict: str = "error"
+    ) -> list[tuple[JobRecord, bool]]:
+        """Insert `jobs` in one transaction, all or nothing, applying the key rule to each.
+
+        The rule is `insert`'s, in list order: the first job of a (method, key) that no
+        active job holds takes the key; a later one of the same pair in the batch meets it
+        as the holder ("error" raises and nothing is written, "queue" waits behind it in
+        FIFO order, "skip" returns the holder's record). On PostgreSQL the batch takes the
+        advisory locks of all its keys, in one statement and a fixed order.
+
+        Returns:
+            For each job, in order: (its record, True), or for "skip", (the holder, False).
+
+        Raises:
+            JobKeyConflict: with "error", for the first job whose key is held.
+        """
+        if not jobs:
+            return []
+        with immediate(self.db):
+            holders = self._holders_of(jobs)
+            out: list[tuple[JobRecord, bool]] = []
+            rows: list[tuple[Any, ...]] = []
+            for job in jobs:
+                pair = (job.method, job.key)
+                holder = holders.get(pair) if job.key else None
+                if holder is not None and on_conflict == "skip":
+                    out.append((holder, False))
+                    continue
+                if holder is not None and on_conflict != "queue":
+                    raise JobKeyConflict(job.method, job.key, holder.uuid)
+                held = bool(job.key) and holder is None
+                record = _new_record(job, held)
+                if held:
+                    holders[pair] = record
+                rows.append((*_new_values(job), held, ACTIVE, 1, False, ""))
+                out.append((record, True))
+            self._run_many(self.sql.insert, rows)
+        return out
+
+    def _holders_of(self, jobs: Sequence[NewJob]) -> dict[tuple[str, str], JobRecord | None]:
+        """Lock the batch's keys (PostgreSQL) and read their active holders."""
+        pairs = sorted({(j.key, j.method) for j in jobs if j.key})
+        holders: dict[tuple[str, str], JobRecord | None] = {}
+        if not pairs:
+            return holders
+        if not self._sqlite:
+            self.db.execute_sql(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                "FROM unnest(%s::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+                ([m + "\x1f" + k for k, m in pairs],),
+            )
+        methods = sorted({m for _, m in pairs})
+        keys = sorted({k for k, _ in pairs})
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            sql = self.sql.holders(len(methods), len(chunk))
+            for row in self._run(sql, [*methods, *chunk]):
+                rec = _from_tuple(row)
+                holders[(rec.method, rec.key)] = rec
+        return holders
+
     def _lock_key(self, method: str, key: str) -> None:
         if not self._sqlite:
             self.db.execute_sql(

@@ -85,6 +85,14 @@ class HotSql:
             f"WHERE uuid IN ({self.marks(n)}) AND state = 'ACTIVE'"
         )
 
+    def holders(self, n_methods: int, n_keys: int) -> str:
+        """Active key holders of any of the methods and any of the keys (a superset of the
+        pairs the caller wants: the key-holder index serves both lists)."""
+        return (
+            f'SELECT {self.cols} FROM {TABLE} WHERE "method" IN ({self.marks(n_methods)}) '
+            f'AND "key" IN ({self.marks(n_keys)}) AND key_held'
+        )
+
     def find_in(self, n: int) -> str:
         return f"SELECT {self.cols} FROM {TABLE} WHERE uuid IN ({self.marks(n)})"
 
