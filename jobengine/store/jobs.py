@@ -9,6 +9,7 @@ unique index on (method, key) WHERE key_held is the last line of defence on both
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
@@ -21,7 +22,7 @@ from jobengine.store.db import driver_errors, immediate, is_sqlite, translate_er
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import JobMessageRow as M
 from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
-from jobengine.store.sql import HotSql
+from jobengine.store.sql import HotSql, purge_check
 
 _RECORD_FIELDS = [f.name for f in fields(JobRecord)]
 _COLUMNS = [getattr(J, name) for name in _RECORD_FIELDS]
@@ -138,8 +139,18 @@ class JobStore:
                     holders[pair] = record
                 rows.append((*_new_values(job), held, ACTIVE, 1, False, ""))
                 out.append((record, True))
-            self._run_many(self.sql.insert, rows)
+            self._insert_rows(rows)
         return out
+
+    def _insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Many rows at once: executemany on SQLite; COPY on PostgreSQL, about three times
+        the rate of psycopg's pipelined executemany (multi-row VALUES was slower still)."""
+        if self._sqlite or not rows:
+            self._run_many(self.sql.insert, rows)
+            return
+        with driver_errors(), self.db.cursor().copy(self.sql.copy_new) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _holders_of(self, jobs: Sequence[NewJob]) -> dict[tuple[str, str], JobRecord | None]:
         """Lock the batch's keys (PostgreSQL) and read their active holders."""
@@ -436,7 +447,7 @@ class JobStore:
     def _purge_bound(self, cutoff_ms: int, max_finished: int) -> tuple[int, int] | None:
         """The newest (end_ms, id) to remove: the cap's edge or the age cutoff, whichever is
         later; None when nothing is due."""
-        found = dict(self._run(self.sql.purge_check, (max_finished + 1,)))
+        found = dict(self._run(purge_check(max_finished + 1)))
         edge: tuple[int, int] | None = None
         if found.get(1, 0) > max_finished:
             rows = self._run(self.sql.purge_edge, (max_finished,))
@@ -459,46 +470,35 @@ _DELETE_MESSAGES = "DELETE FROM job_message WHERE job_uuid IN ({marks})"
 _PRIORITY = _RECORD_FIELDS.index("priority")
 
 
-def _new_record(job: NewJob, held: bool) -> JobRecord:
-    """The record of a job just inserted, without reading it back."""
-    return JobRecord(
-        uuid=job.uuid,
-        method=job.method,
-        key=job.key,
-        key_held=held,
-        description=job.description,
-        state=ACTIVE,
-        queue=job.queue,
-        priority=job.priority,
-        args=job.args,
-        kwargs=job.kwargs,
-        begin_ms=job.begin_ms,
-        run_after_ms=job.run_after_ms,
-        claimed_by=None,
-        started_ms=None,
-        end_ms=None,
-        attempt=1,
-        retry=job.retry,
-        timeout_s=job.timeout_s,
-        result=None,
-        error_type=None,
-        error_message=None,
-        error_traceback=None,
-        progress_percent=None,
-        progress_text=None,
-        cancel_requested=False,
-        scheduled_job=job.scheduled_job,
-        parent=job.parent,
-        host="",
-        pid=None,
-    )
-
-
 _NEW_FIELDS = [f.name for f in fields(NewJob)]
+_new_tuple = operator.attrgetter(*_NEW_FIELDS)
+# What a new row holds beyond the NewJob's fields (peewee's defaults are Python-side only).
+_NEW_DEFAULTS = {f.name: None for f in fields(JobRecord)} | {
+    "key_held": False,
+    "state": ACTIVE,
+    "claimed_by": None,
+    "attempt": 1,
+    "cancel_requested": False,
+    "host": "",
+}
 
 
-def _new_values(job: NewJob) -> list[Any]:
-    return [getattr(job, name) for name in _NEW_FIELDS]
+def _new_record(job: NewJob, held: bool) -> JobRecord:
+    """The record of a job just inserted, without reading it back.
+
+    Filled through the instance dict: the frozen dataclass's __init__ sets its 29 fields one
+    `object.__setattr__` at a time, which was a fifth of a batch insert's time per job.
+    """
+    record: JobRecord = object.__new__(JobRecord)
+    values = record.__dict__
+    values.update(_NEW_DEFAULTS)
+    values.update(zip(_NEW_FIELDS, _new_tuple(job), strict=True))
+    values["key_held"] = held
+    return record
+
+
+def _new_values(job: NewJob) -> tuple[Any, ...]:
+    return tuple(_new_tuple(job))
 
 
 def _end_params(fin: Finish) -> tuple[Any, ...]:

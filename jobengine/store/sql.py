@@ -39,6 +39,7 @@ class HotSql:
             f"INSERT INTO {TABLE} ({', '.join(_q(c) for c in NEW_COLUMNS)}) "
             f"VALUES ({', '.join([p] * len(NEW_COLUMNS))})"
         )
+        self.copy_new = f"COPY {TABLE} ({', '.join(_q(c) for c in NEW_COLUMNS)}) FROM STDIN"
         self.holder = (
             f'SELECT {cols} FROM {TABLE} WHERE "method" = {p} AND "key" = {p} AND key_held'
         )
@@ -62,7 +63,6 @@ class HotSql:
             f"WHERE uuid = {p} AND state = 'ACTIVE'"
         )
 
-        self.purge_check = _purge_check(p)
         self.purge_edge = _purge_edge(p)
         self.purge = _purge(p, sqlite)
 
@@ -100,19 +100,22 @@ class HotSql:
         return f"SELECT uuid, state FROM {TABLE} WHERE uuid IN ({self.marks(n)})"
 
 
-def _purge_check(p: str) -> str:
-    """The oldest finished job's end_ms, and how many jobs are finished, counted up to a limit.
+def purge_check(limit: int) -> str:
+    """The oldest finished job's end_ms, and how many jobs are finished, counted up to `limit`.
 
-    Parameter: max_finished + 1. The count stops at the limit in any order, so the planner
-    has no sort to weigh against the partial index (an ordered OFFSET walk made PostgreSQL
-    sort the finished rows instead): with nothing to remove this one read (a probe, a few
-    index pages) is all a purge costs, and it takes no write lock. Right after a bulk insert,
-    before autovacuum has analysed the table, PostgreSQL may scan the table here instead.
+    The count stops at the limit in any order, so the planner has no sort to weigh against
+    the partial index (an ordered OFFSET walk made PostgreSQL sort the finished rows instead):
+    with nothing to remove this one read (a probe, a few index pages) is all a purge costs,
+    and it takes no write lock. The limit is written into the text, not bound: psycopg
+    prepares a statement after a few runs, and a generic plan that cannot see the limit
+    scanned the whole table. Right after a bulk insert, before autovacuum has analysed the
+    table, PostgreSQL may scan it anyway.
     """
     finished = f"FROM {TABLE} WHERE state <> 'ACTIVE'"
     return (
         f"SELECT 0, end_ms FROM (SELECT end_ms {finished} ORDER BY end_ms, id LIMIT 1) AS oldest "
-        f"UNION ALL SELECT 1, count(*) FROM (SELECT 1 AS one {finished} LIMIT {p}) AS capped"
+        f"UNION ALL SELECT 1, count(*) FROM (SELECT 1 AS one {finished} LIMIT {int(limit)}) "
+        "AS capped"
     )
 
 
