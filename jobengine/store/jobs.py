@@ -66,7 +66,11 @@ class JobStore:
         self.db.execute_sql(sql, params)
 
     def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
+        if len(rows) == 1:
+            # psycopg runs executemany in pipeline mode, which costs an extra sync for the
+            # one-row case of every lone job's report.
+            self._exec(sql, rows[0])
+        elif rows:
             with driver_errors():
                 self.db.cursor().executemany(sql, rows)
 
@@ -197,6 +201,8 @@ class JobStore:
         """
         if limit <= 0:
             return []
+        if not self._sqlite:
+            return self._claim_in_txn(engine_id, limit, now_ms, queues)  # one statement
         with immediate(self.db):
             return self._claim_in_txn(engine_id, limit, now_ms, queues)
 
@@ -206,10 +212,15 @@ class JobStore:
         qs = list(queues) if queues is not None else []
         if queues is not None and not qs:
             return []
-        ids = [r[0] for r in self._run(self.sql.claim_ids(len(qs)), (now_ms, *qs, limit))]
-        if not ids:
-            return []
-        rows = self._run(self.sql.claim_update(len(ids)), (engine_id, *ids))
+        if self._sqlite:
+            # Under BEGIN IMMEDIATE nobody else writes: pick, then mark what was picked.
+            ids = [r[0] for r in self._run(self.sql.claim_ids(len(qs)), (now_ms, *qs, limit))]
+            if not ids:
+                return []
+            rows = self._run(self.sql.claim_update(len(ids)), (engine_id, *ids))
+        else:
+            sql = self.sql.claim_one_statement(len(qs))
+            rows = self._run(sql, (engine_id, now_ms, *qs, limit))
         rows.sort(key=lambda r: (-r[1 + _PRIORITY], r[0]))
         return [_from_tuple(r[1:]) for r in rows]
 
@@ -238,6 +249,10 @@ class JobStore:
         Returns:
             What changed, and the newly claimed jobs (empty unless `claim_for` is given).
         """
+        if not batch:
+            # Nothing to write: a bare claim (one statement on PostgreSQL, no transaction).
+            claimed = self.claim(claim_for, claim_limit, now_ms, queues) if claim_for else []
+            return Recorded([], []), claimed
         with immediate(self.db):
             self._write_started(batch)
             self._write_progress(batch)

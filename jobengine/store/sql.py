@@ -73,6 +73,20 @@ class HotSql:
         queues = f" AND queue IN ({self.marks(n_queues)})" if n_queues else ""
         return self.claim_head + queues + self.claim_tail + self.skip_locked
 
+    def claim_one_statement(self, n_queues: int | None) -> str:
+        """PostgreSQL: pick and mark in one statement, so a claim outside a batch write needs
+        no BEGIN and COMMIT round trips (the UPDATE is atomic on its own). Parameters: the
+        engine id, then claim_ids's.
+
+        `= ANY(ARRAY(...))` runs the pick once, as an init plan: with `IN (...)` the planner
+        may rescan the LIMIT ... SKIP LOCKED subquery per row and claim more than the limit.
+        """
+        return (
+            f"UPDATE {TABLE} SET claimed_by = {self.p} "
+            f"WHERE id = ANY(ARRAY({self.claim_ids(n_queues)})) "
+            f"AND claimed_by IS NULL RETURNING id, {self.cols}"
+        )
+
     def claim_update(self, n: int) -> str:
         return (
             f"UPDATE {TABLE} SET claimed_by = {self.p} WHERE id IN ({self.marks(n)}) "
