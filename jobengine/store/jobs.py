@@ -9,7 +9,6 @@ unique index on (method, key) WHERE key_held is the last line of defence on both
 from __future__ import annotations
 
 import json
-import operator
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
@@ -22,21 +21,11 @@ from jobengine.store.db import driver_errors, immediate, is_sqlite, translate_er
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import JobMessageRow as M
 from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
+from jobengine.store.rows import ACTIVE, end_params, from_tuple, new_record, new_values
 from jobengine.store.sql import HotSql, purge_check
 
 _RECORD_FIELDS = [f.name for f in fields(JobRecord)]
 _COLUMNS = [getattr(J, name) for name in _RECORD_FIELDS]
-ACTIVE = "ACTIVE"
-
-
-_BOOL_COLUMNS = [i for i, f in enumerate(fields(JobRecord)) if f.type in ("bool", bool)]
-
-
-def _from_tuple(row: Sequence[Any]) -> JobRecord:
-    values = list(row)
-    for i in _BOOL_COLUMNS:
-        values[i] = bool(values[i])  # SQLite hands booleans back as 0/1
-    return JobRecord(*values)
 
 
 @translate_errors
@@ -90,8 +79,8 @@ class JobStore:
         """
         if not job.key:
             # One statement is its own transaction: no key, nothing else to check.
-            self._insert_one((*_new_values(job), False, ACTIVE, 1, False, ""))
-            return _new_record(job, False), True
+            self._insert_one((*new_values(job), False, ACTIVE, 1, False, ""))
+            return new_record(job, False), True
         with immediate(self.db):
             held = False
             if job.key:
@@ -103,8 +92,8 @@ class JobStore:
                     if on_conflict != "queue":
                         raise JobKeyConflict(job.method, job.key, holder.uuid)
                 held = holder is None
-            self._exec(self.sql.insert, (*_new_values(job), held, ACTIVE, 1, False, ""))
-        return _new_record(job, held), True
+            self._exec(self.sql.insert, (*new_values(job), held, ACTIVE, 1, False, ""))
+        return new_record(job, held), True
 
     def insert_many(
         self, jobs: Sequence[NewJob], on_conflict: str = "error"
@@ -138,10 +127,10 @@ class JobStore:
                 if holder is not None and on_conflict != "queue":
                     raise JobKeyConflict(job.method, job.key, holder.uuid)
                 held = bool(job.key) and holder is None
-                record = _new_record(job, held)
+                record = new_record(job, held)
                 if held:
                     holders[pair] = record
-                rows.append((*_new_values(job), held, ACTIVE, 1, False, ""))
+                rows.append((*new_values(job), held, ACTIVE, 1, False, ""))
                 out.append((record, True))
             self._insert_rows(rows)
         return out
@@ -174,7 +163,7 @@ class JobStore:
             chunk = keys[i : i + 500]
             sql = self.sql.holders(len(methods), len(chunk))
             for row in self._run(sql, [*methods, *chunk]):
-                rec = _from_tuple(row)
+                rec = from_tuple(row)
                 holders[(rec.method, rec.key)] = rec
         return holders
 
@@ -186,7 +175,7 @@ class JobStore:
 
     def _holder(self, method: str, key: str) -> JobRecord | None:
         rows = self._run(self.sql.holder, (method, key))
-        return _from_tuple(rows[0]) if rows else None
+        return from_tuple(rows[0]) if rows else None
 
     # -- claim ----------------------------------------------------------------------------
 
@@ -222,7 +211,7 @@ class JobStore:
             sql = self.sql.claim_one_statement(len(qs))
             rows = self._run(sql, (engine_id, now_ms, *qs, limit))
         rows.sort(key=lambda r: (-r[1 + _PRIORITY], r[0]))
-        return [_from_tuple(r[1:]) for r in rows]
+        return [from_tuple(r[1:]) for r in rows]
 
     def unclaim(self, uuids: Iterable[str]) -> None:
         """Give claimed jobs that never started back to the queue."""
@@ -307,7 +296,7 @@ class JobStore:
                 self._end(fin, row)
                 ended.append(fin.uuid)
             else:
-                plain.append(_end_params(fin))
+                plain.append(end_params(fin))
                 ended.append(fin.uuid)
         self._run_many(self.sql.end, plain)
         return Recorded(ended, retried, min(retry_at, default=None))
@@ -328,7 +317,7 @@ class JobStore:
 
     def _end(self, fin: Finish, row: dict[str, Any]) -> None:
         self._lock_key(row["method"], row["key"])
-        self._exec(self.sql.end, _end_params(fin))
+        self._exec(self.sql.end, end_params(fin))
         if row["key_held"]:
             self._promote(row["method"], row["key"])
 
@@ -386,19 +375,19 @@ class JobStore:
     def claimed_by(self, engine_ids: Sequence[str]) -> list[JobRecord]:
         """ACTIVE jobs claimed by any of `engine_ids`."""
         rows = J.select(*_COLUMNS).where(J.claimed_by.in_(list(engine_ids)) & (J.state == ACTIVE))
-        return [_from_tuple(r) for r in rows.tuples().execute(self.db)]
+        return [from_tuple(r) for r in rows.tuples().execute(self.db)]
 
     # -- read -----------------------------------------------------------------------------
 
     def find(self, uuid: str) -> JobRecord | None:
         rows = self._run(self.sql.find, (uuid,))
-        return _from_tuple(rows[0]) if rows else None
+        return from_tuple(rows[0]) if rows else None
 
     def find_many(self, uuids: Sequence[str]) -> list[JobRecord]:
         out: list[JobRecord] = []
         for i in range(0, len(uuids), 500):
             chunk = list(uuids[i : i + 500])
-            out.extend(_from_tuple(r) for r in self._run(self.sql.find_in(len(chunk)), chunk))
+            out.extend(from_tuple(r) for r in self._run(self.sql.find_in(len(chunk)), chunk))
         return out
 
     def states(self, uuids: Sequence[str]) -> dict[str, str]:
@@ -423,7 +412,7 @@ class JobStore:
         query = query.order_by(J.id)
         if limit is not None:
             query = query.limit(limit)
-        return [_from_tuple(r) for r in query.tuples().execute(self.db)]
+        return [from_tuple(r) for r in query.tuples().execute(self.db)]
 
     def messages(self, uuid: str) -> list[tuple[int, str]]:
         query = M.select(M.at_ms, M.text).where(M.job_uuid == uuid).order_by(M.id)
@@ -483,50 +472,6 @@ PURGE_BATCH = 1000
 _MAX_ID = 2**63 - 1
 _DELETE_MESSAGES = "DELETE FROM job_message WHERE job_uuid IN ({marks})"
 _PRIORITY = _RECORD_FIELDS.index("priority")
-
-
-_NEW_FIELDS = [f.name for f in fields(NewJob)]
-_new_tuple = operator.attrgetter(*_NEW_FIELDS)
-# What a new row holds beyond the NewJob's fields (peewee's defaults are Python-side only).
-_NEW_DEFAULTS = {f.name: None for f in fields(JobRecord)} | {
-    "key_held": False,
-    "state": ACTIVE,
-    "claimed_by": None,
-    "attempt": 1,
-    "cancel_requested": False,
-    "host": "",
-}
-
-
-def _new_record(job: NewJob, held: bool) -> JobRecord:
-    """The record of a job just inserted, without reading it back.
-
-    Filled through the instance dict: the frozen dataclass's __init__ sets its 29 fields one
-    `object.__setattr__` at a time, which was a fifth of a batch insert's time per job.
-    """
-    record: JobRecord = object.__new__(JobRecord)
-    values = record.__dict__
-    values.update(_NEW_DEFAULTS)
-    values.update(zip(_NEW_FIELDS, _new_tuple(job), strict=True))
-    values["key_held"] = held
-    return record
-
-
-def _new_values(job: NewJob) -> tuple[Any, ...]:
-    return tuple(_new_tuple(job))
-
-
-def _end_params(fin: Finish) -> tuple[Any, ...]:
-    return (
-        fin.state,
-        fin.end_ms,
-        fin.result,
-        fin.error_type,
-        fin.error_message,
-        fin.error_traceback,
-        False,
-        fin.uuid,
-    )
 
 
 def _retry_delay(fin: Finish, row: dict[str, Any]) -> float | None:
