@@ -82,9 +82,14 @@ class _Tracked:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._conns: list[tuple[weakref.ref[threading.Thread], Any]] = []
         self._conns_lock = threading.Lock()
+        self._released = False
         super().__init__(*args, **kwargs)
 
     def _connect(self) -> Any:
+        if self._released:
+            # A closed store stays closed: a late call must not open a connection nobody
+            # will close.
+            raise peewee.InterfaceError("the store is closed")
         conn = super()._connect()  # type: ignore[misc]
         with self._conns_lock:
             live = []
@@ -110,8 +115,9 @@ class _Tracked:
         return super().cursor(named_cursor)  # type: ignore[misc]
 
     def close_all(self) -> None:
-        """Close the connections of every thread (call when the store is no longer used)."""
+        """Close the connections of every thread; the database opens no new ones after this."""
         with self._conns_lock:
+            self._released = True
             conns, self._conns = self._conns, []
         for _, c in conns:
             with contextlib.suppress(Exception):

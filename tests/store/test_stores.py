@@ -10,6 +10,7 @@ from pathlib import Path
 import peewee
 import pytest
 
+from jobengine.errors import StoreError
 from jobengine.store import NewJob, Store
 from jobengine.store.db import parse_url
 from jobengine.store.models import BackgroundJobRow, EngineRow
@@ -171,3 +172,16 @@ def test_threads_each_hammering_their_own_store(store_url: str, tmp_path: Path) 
     finally:
         for s in stores:
             s.close()
+
+
+def test_a_closed_store_refuses_work_and_opens_no_connection(store_url: str) -> None:
+    store = Store(store_url)
+    store.jobs.insert(new_job())
+    store.close()
+    with pytest.raises(StoreError):
+        store.jobs.select()
+    with pytest.raises(StoreError):
+        store.jobs.insert(new_job())
+    with pytest.raises(StoreError, match="closed"):
+        _ = store.notifier
+    assert store.db.open_connections() == 0  # type: ignore[attr-defined]
