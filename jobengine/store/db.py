@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import getpass
 import os
 import sqlite3
 import threading
@@ -11,7 +12,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
 
@@ -19,17 +20,20 @@ from jobengine.errors import JobEngineError, StoreError
 
 DEFAULT_URL = "sqlite:///jobengine.db"
 
-# One proxy that every model binds to; `connect` initialises it per process.
-database_proxy = peewee.DatabaseProxy()
-
 
 @dataclass(frozen=True)
 class Target:
-    """A parsed store URL."""
+    """A parsed store URL and its canonical identity.
+
+    `key` is equal for two spellings of one store: the resolved file path for SQLite
+    (relative, absolute, through a symlink), ``postgresql://user@host:port/dbname`` with
+    libpq's defaults filled in for PostgreSQL.
+    """
 
     kind: str  # "sqlite" or "postgresql"
     url: str
     path: str = ""  # SQLite file path (absolute)
+    key: str = ""
 
 
 def parse_url(url: str) -> Target:
@@ -44,34 +48,60 @@ def parse_url(url: str) -> Target:
         path = raw[1:] if raw.startswith("/") else raw
         if not path or path == ":memory:":
             raise StoreError(f"store URL {url!r}: give an SQLite file, e.g. sqlite:///jobengine.db")
-        return Target("sqlite", url, os.path.abspath(path))
+        return Target("sqlite", url, os.path.abspath(path), os.path.realpath(path))
     if parsed.scheme in ("postgresql", "postgres"):
-        return Target("postgresql", url)
+        return Target("postgresql", url, key=_pg_key(url))
     raise StoreError(
         f"store URL {url!r}: unknown scheme {parsed.scheme!r} "
         "(use sqlite:///FILE or postgresql://USER@HOST:PORT/DB)"
     )
 
 
+def _pg_key(url: str) -> str:
+    """``postgresql://user@host:port/dbname``, with libpq's defaults (environment, then
+    built-in) for what the URL leaves out; query parameters override the URL's parts."""
+    parsed = urlparse(url)
+    query = {k: v[-1] for k, v in parse_qs(parsed.query).items() if v}
+    env = os.environ
+    host = query.get("host") or unquote(parsed.hostname or "") or env.get("PGHOST") or "localhost"
+    port = query.get("port") or (str(parsed.port) if parsed.port else env.get("PGPORT", "5432"))
+    user = query.get("user") or unquote(parsed.username or "") or env.get("PGUSER") or ""
+    user = user or getpass.getuser()
+    dbname = query.get("dbname") or unquote(parsed.path.lstrip("/")) or env.get("PGDATABASE")
+    return f"postgresql://{user}@{host.lower()}:{port}/{dbname or user}"
+
+
 class _Tracked:
     """Keeps every thread's connection, so closing the store closes them all.
 
     Peewee opens one connection per thread; a thread that ends without closing its own would
-    leak it. Connections of threads that have ended are closed when the next one opens.
+    leak it. Connections of threads that have ended are closed when the next one opens. The
+    list belongs to the database object, so nothing outlives it and stores never mix.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._conns: list[tuple[weakref.ref[threading.Thread], Any]] = []
+        self._conns_lock = threading.Lock()
+        self._released = False
+        super().__init__(*args, **kwargs)
+
     def _connect(self) -> Any:
+        if self._released:
+            # A closed store stays closed: a late call must not open a connection nobody
+            # will close.
+            raise peewee.InterfaceError("the store is closed")
         conn = super()._connect()  # type: ignore[misc]
-        with _tracked_lock:
+        with self._conns_lock:
             live = []
-            for ref, c in _tracked.get(id(self), []):
-                if ref() is None or not ref().is_alive():  # type: ignore[union-attr]
+            for ref, c in self._conns:
+                thread = ref()
+                if thread is None or not thread.is_alive():
                     with contextlib.suppress(Exception):
                         c.close()
                 else:
                     live.append((ref, c))
             live.append((weakref.ref(threading.current_thread()), conn))
-            _tracked[id(self)] = live
+            self._conns = live
         return conn
 
     def cursor(self, named_cursor: Any = None) -> Any:
@@ -85,18 +115,20 @@ class _Tracked:
         return super().cursor(named_cursor)  # type: ignore[misc]
 
     def close_all(self) -> None:
-        """Close the connections of every thread (call when the store is no longer used)."""
-        with _tracked_lock:
-            conns = _tracked.pop(id(self), [])
+        """Close the connections of every thread; the database opens no new ones after this."""
+        with self._conns_lock:
+            self._released = True
+            conns, self._conns = self._conns, []
         for _, c in conns:
             with contextlib.suppress(Exception):
                 c.close()
         with contextlib.suppress(Exception):
             self.close()  # type: ignore[attr-defined]
 
-
-_tracked_lock = threading.Lock()
-_tracked: dict[int, list[tuple[weakref.ref[threading.Thread], Any]]] = {}
+    def open_connections(self) -> int:
+        """How many connections this database holds open (for tests of leaks)."""
+        with self._conns_lock:
+            return len(self._conns)
 
 
 class _SqliteDatabase(_Tracked, peewee.SqliteDatabase):  # type: ignore[misc]

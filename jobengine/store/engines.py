@@ -35,25 +35,26 @@ class EngineStore:
         with immediate(self.db):
             E.insert(
                 id=engine_id, host=host, pid=pid, started_ms=now_ms, heartbeat_ms=now_ms
-            ).execute()
+            ).execute(self.db)
 
     def heartbeat(self, engine_id: str, now_ms: int) -> bool:
         """Record that `engine_id` is alive; False when its row is gone (another engine
         settled it)."""
-        return bool(E.update(heartbeat_ms=now_ms).where(E.id == engine_id).execute())
+        return bool(E.update(heartbeat_ms=now_ms).where(E.id == engine_id).execute(self.db))
 
     def unregister(self, engine_id: str) -> None:
         with immediate(self.db):
-            E.delete().where(E.id == engine_id).execute()
+            E.delete().where(E.id == engine_id).execute(self.db)
 
     def alive(self, now_ms: int, stale_ms: int) -> int:
         """How many engines beat within the last `stale_ms`."""
-        return int(E.select().where(E.heartbeat_ms >= now_ms - stale_ms).count())
+        return int(E.select().where(E.heartbeat_ms >= now_ms - stale_ms).count(self.db))
 
     def dead(self, host: str, now_ms: int, stale_ms: int) -> list[str]:
         """Engines that stopped beating for `stale_ms`, or that ran on `host` with a dead pid."""
         out = []
-        for eid, ehost, pid, beat in E.select(E.id, E.host, E.pid, E.heartbeat_ms).tuples():
+        rows = E.select(E.id, E.host, E.pid, E.heartbeat_ms).tuples().execute(self.db)
+        for eid, ehost, pid, beat in rows:
             if beat < now_ms - stale_ms or (ehost == host and not pid_alive(pid)):
                 out.append(str(eid))
         return out
@@ -72,5 +73,5 @@ class EngineStore:
         ended = self.jobs.end_now(started, "FAILED", now_ms, ENGINE_DIED)
         self.jobs.unclaim(unstarted)
         with immediate(self.db):
-            E.delete().where(E.id.in_(engine_ids)).execute()
+            E.delete().where(E.id.in_(engine_ids)).execute(self.db)
         return ended, unstarted

@@ -1,15 +1,18 @@
-"""Peewee models of the store; instants are epoch milliseconds, payloads tagged-JSON text."""
+"""Peewee models of the store; instants are epoch milliseconds, payloads tagged-JSON text.
+
+The models carry no database: every query names its store's (`query.execute(db)`), so any
+number of stores live in one process and a query that forgets fails instead of writing to
+another store.
+"""
 
 from __future__ import annotations
 
 import peewee
 
-from jobengine.store.db import database_proxy
-
 
 class BaseModel(peewee.Model):  # type: ignore[misc]
     class Meta:
-        database = database_proxy
+        database = None
         legacy_table_names = False
 
 

@@ -39,6 +39,7 @@ class HotSql:
             f"INSERT INTO {TABLE} ({', '.join(_q(c) for c in NEW_COLUMNS)}) "
             f"VALUES ({', '.join([p] * len(NEW_COLUMNS))})"
         )
+        self.copy_new = f"COPY {TABLE} ({', '.join(_q(c) for c in NEW_COLUMNS)}) FROM STDIN"
         self.holder = (
             f'SELECT {cols} FROM {TABLE} WHERE "method" = {p} AND "key" = {p} AND key_held'
         )
@@ -62,12 +63,29 @@ class HotSql:
             f"WHERE uuid = {p} AND state = 'ACTIVE'"
         )
 
+        self.purge_edge = _purge_edge(p)
+        self.purge = _purge(p, sqlite)
+
     def marks(self, n: int) -> str:
         return ", ".join([self.p] * n)
 
     def claim_ids(self, n_queues: int | None) -> str:
         queues = f" AND queue IN ({self.marks(n_queues)})" if n_queues else ""
         return self.claim_head + queues + self.claim_tail + self.skip_locked
+
+    def claim_one_statement(self, n_queues: int | None) -> str:
+        """PostgreSQL: pick and mark in one statement, so a claim outside a batch write needs
+        no BEGIN and COMMIT round trips (the UPDATE is atomic on its own). Parameters: the
+        engine id, then claim_ids's.
+
+        `= ANY(ARRAY(...))` runs the pick once, as an init plan: with `IN (...)` the planner
+        may rescan the LIMIT ... SKIP LOCKED subquery per row and claim more than the limit.
+        """
+        return (
+            f"UPDATE {TABLE} SET claimed_by = {self.p} "
+            f"WHERE id = ANY(ARRAY({self.claim_ids(n_queues)})) "
+            f"AND claimed_by IS NULL RETURNING id, {self.cols}"
+        )
 
     def claim_update(self, n: int) -> str:
         return (
@@ -81,8 +99,68 @@ class HotSql:
             f"WHERE uuid IN ({self.marks(n)}) AND state = 'ACTIVE'"
         )
 
+    def holders(self, n_methods: int, n_keys: int) -> str:
+        """Active key holders of any of the methods and any of the keys (a superset of the
+        pairs the caller wants: the key-holder index serves both lists)."""
+        return (
+            f'SELECT {self.cols} FROM {TABLE} WHERE "method" IN ({self.marks(n_methods)}) '
+            f'AND "key" IN ({self.marks(n_keys)}) AND key_held'
+        )
+
     def find_in(self, n: int) -> str:
         return f"SELECT {self.cols} FROM {TABLE} WHERE uuid IN ({self.marks(n)})"
 
     def states(self, n: int) -> str:
         return f"SELECT uuid, state FROM {TABLE} WHERE uuid IN ({self.marks(n)})"
+
+
+def purge_check(limit: int) -> str:
+    """The oldest finished job's end_ms, and how many jobs are finished, counted up to `limit`.
+
+    The count stops at the limit in any order, so the planner has no sort to weigh against
+    the partial index (an ordered OFFSET walk made PostgreSQL sort the finished rows instead):
+    with nothing to remove this one read (a probe, a few index pages) is all a purge costs,
+    and it takes no write lock. The limit is written into the text, not bound: psycopg
+    prepares a statement after a few runs, and a generic plan that cannot see the limit
+    scanned the whole table. Right after a bulk insert, before autovacuum has analysed the
+    table, PostgreSQL may scan it anyway.
+    """
+    finished = f"FROM {TABLE} WHERE state <> 'ACTIVE'"
+    return (
+        f"SELECT 0, end_ms FROM (SELECT end_ms {finished} ORDER BY end_ms, id LIMIT 1) AS oldest "
+        f"UNION ALL SELECT 1, count(*) FROM (SELECT 1 AS one {finished} LIMIT {int(limit)}) "
+        "AS capped"
+    )
+
+
+def _purge_edge(p: str) -> str:
+    """The newest finished job past the cap (parameter: max_finished), read only when the
+    check found more than `max_finished` finished jobs."""
+    return (
+        f"SELECT end_ms, id FROM {TABLE} WHERE state <> 'ACTIVE' "
+        f"ORDER BY end_ms DESC, id DESC LIMIT 1 OFFSET {p}"
+    )
+
+
+def _purge(p: str, sqlite: bool) -> str:
+    """One batch of retention: the oldest finished jobs up to a bound (end_ms, id).
+
+    Parameters: bound end_ms (twice), bound id, batch size. The inner select walks the
+    finished index from its oldest end and stops after a batch. PostgreSQL removes the jobs'
+    messages in the same statement (`= ANY(ARRAY(...))` keeps both deletes on their
+    indexes whatever the statistics say); on SQLite the caller does it with the uuids returned.
+    """
+    doomed = (
+        f"SELECT id FROM {TABLE} WHERE state <> 'ACTIVE' AND end_ms <= {p} "
+        f"AND (end_ms < {p} OR id <= {p}) ORDER BY end_ms, id LIMIT {p}"
+    )
+    # The outer state test re-checks each row as it is deleted: ACTIVE jobs are never removed,
+    # whatever the subquery saw.
+    if sqlite:
+        return f"DELETE FROM {TABLE} WHERE id IN ({doomed}) AND state <> 'ACTIVE' RETURNING uuid"
+    return (
+        f"WITH doomed AS (DELETE FROM {TABLE} WHERE id = ANY(ARRAY({doomed})) "
+        "AND state <> 'ACTIVE' RETURNING uuid), "
+        "gone AS (DELETE FROM job_message WHERE job_uuid = ANY(ARRAY(SELECT uuid FROM doomed))) "
+        "SELECT count(*) FROM doomed"
+    )

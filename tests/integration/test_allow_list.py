@@ -11,21 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from jobengine import JobState, codec, dispatcher, methods, worker
+from jobengine import JobState, codec
 from jobengine.clock import to_ms
 from jobengine.engine import Engine
 from jobengine.store import NewJob
 from tests.integration.conftest import MakeEngine
 from tests.integration.support import wait_until
 
-pytestmark = [
-    pytest.mark.timeout(60),
-    pytest.mark.skipif(
-        not hasattr(dispatcher, "method_refusal")
-        and getattr(worker, "resolve", None) is not methods.resolve,
-        reason="needs dispatcher method_refusal (lead)",
-    ),
-]
+pytestmark = pytest.mark.timeout(60)
 
 
 def insert_raw(engine: Engine, method: str, args: list[object]) -> str:

@@ -222,3 +222,11 @@ def test_migrations_are_recorded_and_not_applied_twice(store_url: str) -> None:
 def test_bad_url_names_the_problem() -> None:
     with pytest.raises(StoreError, match="unknown scheme 'mysql'"):
         Store("mysql://x/y")
+
+
+def test_claim_takes_no_more_than_its_limit(store: Store) -> None:
+    jobs = [store.jobs.insert(new_job())[0].uuid for _ in range(5)]
+    assert [c.uuid for c in store.jobs.claim("e1", 1, NOW)] == jobs[:1]
+    assert [c.uuid for c in store.jobs.claim("e2", 2, NOW)] == jobs[1:3]
+    claimed = {r.uuid: r.claimed_by for r in store.jobs.select()}
+    assert claimed == {jobs[0]: "e1", jobs[1]: "e2", jobs[2]: "e2", jobs[3]: None, jobs[4]: None}

@@ -1,0 +1,139 @@
+"""`insert_many`: one transaction, all or nothing, with `insert`'s key rule job by job."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from jobengine.errors import JobKeyConflict, StoreError
+from jobengine.store import Batch, Finish, NewJob, Store
+
+NOW = 1_700_000_000_000
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = Store(store_url)
+    yield s
+    s.close()
+
+
+def new_job(**kw: object) -> NewJob:
+    values: dict[str, object] = {
+        "uuid": str(uuid.uuid4()),
+        "method": "tests.integration.jobs:add",
+        "args": "[1, 2]",
+        "kwargs": "{}",
+        "begin_ms": NOW,
+        "run_after_ms": NOW,
+    }
+    values.update(kw)
+    return NewJob(**values)  # type: ignore[arg-type]
+
+
+def test_insert_many_stores_every_job_in_order_and_returns_their_records(store: Store) -> None:
+    jobs = [new_job(args=f"[{i}]", priority=i % 3, queue="q") for i in range(250)]
+    out = store.jobs.insert_many(jobs)
+    assert [(r.uuid, created) for r, created in out] == [(j.uuid, True) for j in jobs]
+    stored = store.jobs.select()
+    assert [r.uuid for r in stored] == [j.uuid for j in jobs]  # ids follow the batch order
+    assert stored == [r for r, _ in out]  # the returned records are what the store holds
+
+
+def test_insert_many_of_nothing_is_nothing(store: Store) -> None:
+    assert store.jobs.insert_many([]) == []
+
+
+def test_first_job_of_a_key_holds_it_and_later_ones_queue_behind(store: Store) -> None:
+    jobs = [new_job(key="k"), new_job(), new_job(key="k"), new_job(key="other")]
+    out = store.jobs.insert_many(jobs, on_conflict="queue")
+    assert [r.key_held for r, _ in out] == [True, False, False, True]
+    order = []
+    for _ in range(2):
+        claimed = {c.uuid for c in store.jobs.claim("e1", 10, NOW)}
+        order.append(claimed)
+        store.jobs.record(Batch(finishes=[Finish(u, "COMPLETED", NOW) for u in claimed]))
+    assert order == [{jobs[0].uuid, jobs[1].uuid, jobs[3].uuid}, {jobs[2].uuid}]
+
+
+def test_queue_waits_behind_a_holder_already_in_the_store(store: Store) -> None:
+    running = store.jobs.insert(new_job(key="k"))[0]
+    out = store.jobs.insert_many([new_job(key="k"), new_job(key="k")], on_conflict="queue")
+    assert [r.key_held for r, _ in out] == [False, False]
+    holder = store.jobs.select(key="k", state="ACTIVE")
+    assert [r.uuid for r in holder if r.key_held] == [running.uuid]
+
+
+def test_error_on_a_key_repeated_in_the_batch_writes_nothing(store: Store) -> None:
+    first = new_job(key="k")
+    with pytest.raises(JobKeyConflict) as info:
+        store.jobs.insert_many([new_job(), first, new_job(key="k")])
+    assert info.value.running_uuid == first.uuid
+    assert store.jobs.select() == []
+
+
+def test_error_on_a_key_held_in_the_store_writes_nothing(store: Store) -> None:
+    running = store.jobs.insert(new_job(key="k"))[0]
+    with pytest.raises(JobKeyConflict) as info:
+        store.jobs.insert_many([new_job(), new_job(key="k")])
+    assert info.value.running_uuid == running.uuid
+    assert [r.uuid for r in store.jobs.select()] == [running.uuid]
+
+
+def test_skip_returns_the_holder_in_the_batch_or_in_the_store(store: Store) -> None:
+    running = store.jobs.insert(new_job(key="a"))[0]
+    batch = [new_job(key="a"), new_job(key="b"), new_job(key="b")]
+    out = store.jobs.insert_many(batch, on_conflict="skip")
+    assert [(r.uuid, created) for r, created in out] == [
+        (running.uuid, False),
+        (batch[1].uuid, True),
+        (batch[1].uuid, False),
+    ]
+    assert {r.uuid for r in store.jobs.select()} == {running.uuid, batch[1].uuid}
+
+
+def test_same_key_under_another_method_is_another_key(store: Store) -> None:
+    out = store.jobs.insert_many(
+        [new_job(key="k"), new_job(key="k", method="tests.integration.jobs:fail")]
+    )
+    assert [r.key_held for r, _ in out] == [True, True]
+
+
+def test_a_failing_row_rolls_back_the_whole_batch(store: Store) -> None:
+    dup = new_job()
+    with pytest.raises(StoreError):
+        store.jobs.insert_many([new_job(), dup, new_job(key="k"), dup])
+    assert store.jobs.select() == []
+    assert store.jobs.insert(new_job(key="k"))[0].key_held  # the key was never taken
+
+
+def test_concurrent_batches_on_one_key_leave_one_holder(store_url: str) -> None:
+    import threading
+
+    stores = [Store(store_url) for _ in range(3)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(stores))
+
+    def put(s: Store) -> None:
+        try:
+            barrier.wait()
+            for _ in range(10):
+                s.jobs.insert_many([new_job(key="k"), new_job()], on_conflict="queue")
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put, args=(s,)) for s in stores]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        keyed = stores[0].jobs.select(key="k")
+        assert len(keyed) == 30
+        assert [r.uuid for r in keyed if r.key_held] == [keyed[0].uuid]
+    finally:
+        for s in stores:
+            s.close()
