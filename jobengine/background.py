@@ -8,9 +8,10 @@ import uuid as uuidlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jobengine import codec, runtime
+from jobengine.batch import JobBatch
 from jobengine.clock import from_ms, to_ms
 from jobengine.errors import (
     ErrorInfo,
@@ -33,7 +34,7 @@ from jobengine.launch import (
 from jobengine.methods import MethodLike, check_arguments, method_path, resolve
 from jobengine.retry import Retry
 from jobengine.state import JobState
-from jobengine.store import JobRecord, NewJob, pack
+from jobengine.store import JobRecord, NewJob, new_record, pack
 
 if TYPE_CHECKING:
     from jobengine.engine import Engine
@@ -48,6 +49,16 @@ class Progress:
 
     percent: float
     text: str
+
+
+class Announcer(Protocol):
+    """How a manager tells engines about new jobs and cancel requests (the engine wires it)."""
+
+    def new(self, run_after_ms: int | None) -> None:
+        """New jobs may run now (None) or from `run_after_ms`."""
+
+    def cancel(self, uuid: str) -> None:
+        """Somebody asked job `uuid` to stop."""
 
 
 class BackgroundJob:
@@ -155,6 +166,7 @@ class BackgroundJobs:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._announce = engine.announcer
         self._store = engine.store
         self._functions: dict[str, Callable[..., Any]] = {}  # resolved (and allowed) methods
 
@@ -198,9 +210,37 @@ class BackgroundJobs:
         new = self._prepare(method, *check_call(args, kwargs), launch)
         record, created = self._insert(new, on_conflict)
         if created:
-            delayed = record.run_after_ms > record.begin_ms
-            self._engine._announce_new(record.run_after_ms if delayed else None)
+            self._announce_new([record])
         return BackgroundJob(self, record)
+
+    def batch(self) -> JobBatch:
+        """Collect jobs to write in one transaction when the block exits, all or nothing.
+
+        `with engine.background.batch() as batch: batch.execute(...)` takes what `execute`
+        takes and returns each job's handle.
+        """
+        return JobBatch(self)
+
+    def _stage(
+        self, method: MethodLike, args: Any, kwargs: Any, launch: Launch
+    ) -> tuple[NewJob, BackgroundJob]:
+        """Check one job of a batch and give it a handle, before anything is written."""
+        new = self._prepare(method, *check_call(args, kwargs), launch)
+        return new, BackgroundJob(self, new_record(new, False))
+
+    def _insert_staged(self, staged: Sequence[tuple[NewJob, str, BackgroundJob]]) -> None:
+        results = self._store.jobs.insert_many([s[0] for s in staged], [s[1] for s in staged])
+        for (_, _, handle), (record, _) in zip(staged, results, strict=True):
+            handle._apply(record)
+        self._announce_new([record for record, created in results if created])
+
+    def _announce_new(self, records: Sequence[JobRecord]) -> None:
+        """Wake the engines: now for jobs due now, at its time for the earliest delayed one."""
+        delayed = [r.run_after_ms for r in records if r.run_after_ms > r.begin_ms]
+        if len(delayed) < len(records):
+            self._announce.new(None)
+        if delayed:
+            self._announce.new(min(delayed))
 
     def _insert(self, new: NewJob, on_conflict: str) -> tuple[JobRecord, bool]:
         """Insert, trying once more if the store connection broke (a server restart).
@@ -293,7 +333,7 @@ class BackgroundJobs:
             self._engine.hub.ended([uuid])
             self._store.notifier.publish(pack("d", [uuid]))
         else:
-            self._engine._announce_cancel(uuid)
+            self._announce.cancel(uuid)
 
     def wait(self, jobs: Iterable[BackgroundJob], timeout: float | None = None) -> bool:
         """Block until every job is finished or `timeout` passes; never raises on timeout.

@@ -72,6 +72,7 @@ class Engine:
         self.allowed_modules = allowed
         self.store = Store(self.url)
         self.hub = Hub(lambda: self.store.notifier)
+        self.announcer = _Announcer(self)
         self.background = BackgroundJobs(self)
         self.engine_id = str(uuidlib.uuid4())
         self.host = socket.gethostname()
@@ -192,18 +193,21 @@ class Engine:
             self._checkpointer.join()
             self._checkpointer = None
 
-    # -- signals from the managers -----------------------------------------------------------
 
-    def _announce_new(self, run_after_ms: int | None = None) -> None:
-        """A job was inserted: wake our dispatcher, and other engines through the store, now
-        or, for a delayed job, at its time."""
-        dispatcher = self._dispatcher
+class _Announcer:
+    """Tells this engine's dispatcher directly, and other processes through the store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def new(self, run_after_ms: int | None) -> None:
+        dispatcher = self._engine._dispatcher
         if dispatcher is not None:
             dispatcher.wake(run_after_ms)
-        self.store.notifier.publish(["n" if run_after_ms is None else f"n {run_after_ms}"])
+        self._engine.store.notifier.publish(["n" if run_after_ms is None else f"n {run_after_ms}"])
 
-    def _announce_cancel(self, uuid: str) -> None:
-        dispatcher = self._dispatcher
+    def cancel(self, uuid: str) -> None:
+        dispatcher = self._engine._dispatcher
         if dispatcher is not None:
             dispatcher.request_cancel([uuid])
-        self.store.notifier.publish(pack("c", [uuid]))
+        self._engine.store.notifier.publish(pack("c", [uuid]))

@@ -12,6 +12,7 @@ from jobengine.store.engines import EngineStore
 from jobengine.store.jobs import JobStore
 from jobengine.store.notify import Notifier, make_notifier, pack
 from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
+from jobengine.store.rows import new_record
 from jobengine.store.schema import SCHEMA_VERSION, migrate, pending
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Notifier",
     "Recorded",
     "Store",
+    "new_record",
     "pack",
     "pending",
 ]

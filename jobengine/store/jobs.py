@@ -96,7 +96,7 @@ class JobStore:
         return new_record(job, held), True
 
     def insert_many(
-        self, jobs: Sequence[NewJob], on_conflict: str = "error"
+        self, jobs: Sequence[NewJob], on_conflict: str | Sequence[str] = "error"
     ) -> list[tuple[JobRecord, bool]]:
         """Insert `jobs` in one transaction, all or nothing, applying the key rule to each.
 
@@ -104,7 +104,8 @@ class JobStore:
         active job holds takes the key; a later one of the same pair in the batch meets it
         as the holder ("error" raises and nothing is written, "queue" waits behind it in
         FIFO order, "skip" returns the holder's record). On PostgreSQL the batch takes the
-        advisory locks of all its keys, in one statement and a fixed order.
+        advisory locks of all its keys, in one statement and a fixed order. `on_conflict` is
+        one mode for every job, or one per job.
 
         Returns:
             For each job, in order: (its record, True), or for "skip", (the holder, False).
@@ -118,13 +119,14 @@ class JobStore:
             holders = self._holders_of(jobs)
             out: list[tuple[JobRecord, bool]] = []
             rows: list[tuple[Any, ...]] = []
-            for job in jobs:
+            modes = [on_conflict] * len(jobs) if isinstance(on_conflict, str) else on_conflict
+            for job, mode in zip(jobs, modes, strict=True):
                 pair = (job.method, job.key)
                 holder = holders.get(pair) if job.key else None
-                if holder is not None and on_conflict == "skip":
+                if holder is not None and mode == "skip":
                     out.append((holder, False))
                     continue
-                if holder is not None and on_conflict != "queue":
+                if holder is not None and mode != "queue":
                     raise JobKeyConflict(job.method, job.key, holder.uuid)
                 held = bool(job.key) and holder is None
                 record = new_record(job, held)
