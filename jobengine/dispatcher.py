@@ -316,6 +316,7 @@ class Dispatcher:
                 claim_limit=want,
                 now_ms=to_ms(self.clock.now()),
                 queues=self.cfg.queues,
+                owner=self.cfg.engine_id,
             )
         except Exception:
             self._batch = _merge(batch, self._batch)  # keep every report until it is stored
@@ -325,9 +326,18 @@ class Dispatcher:
             self._ended_since_purge = True  # the cap on finished jobs holds within purge_s
         if recorded.retry_at_ms is not None:
             self.wake(recorded.retry_at_ms)
+        if any(r.uuid in self._running for r in claimed):
+            claimed = self._without_old_runs(claimed)
         self._ready.extend(claimed)
         if want and len(claimed) == want:
             self._maybe_work = True  # there may be more
+
+    def _without_old_runs(self, claimed: list[JobRecord]) -> list[JobRecord]:
+        """After a fencing, a job requeued by the settler may still be running here (it
+        started before the pause and the store never heard): give it back until that run ends."""
+        old = [r.uuid for r in claimed if r.uuid in self._running]
+        self.store.jobs.unclaim(old, self.cfg.engine_id)
+        return [r for r in claimed if r.uuid not in self._running]
 
     def _announce_ended(self, uuids: list[str]) -> None:
         if uuids:
@@ -386,10 +396,10 @@ class Dispatcher:
         try:
             finished = self.pool.stop(self.cfg.grace_s)  # given-back jobs return to _ready
             self._fold(finished, self.clock.monotonic())
-            self.store.jobs.unclaim([r.uuid for r in self._ready])
+            self.store.jobs.unclaim([r.uuid for r in self._ready], self.cfg.engine_id)
             self._ready.clear()
             if self._batch:
-                recorded, _ = self.store.jobs.record(self._batch)
+                recorded, _ = self.store.jobs.record(self._batch, owner=self.cfg.engine_id)
                 self._batch = Batch()
                 self._announce_ended(recorded.ended)
         except Exception:

@@ -93,10 +93,6 @@ class Engine:
         from jobengine.dispatcher import DispatchConfig, Dispatcher
         from jobengine.pool import Pool
 
-        heartbeat = Heartbeat(
-            self.store, Identity(self.engine_id, self.host, os.getpid()), self.clock
-        )
-        heartbeat.register()
         pool = Pool(
             self.workers,
             grace_s=self.grace,
@@ -106,6 +102,12 @@ class Engine:
             allowed_modules=self.allowed_modules,
             limits=self.limits,
         )
+        me = Identity(self.engine_id, self.host, os.getpid())
+        heartbeat = Heartbeat(self.store, me, self.clock)
+        if isinstance(self.clock, SystemClock):
+            # Workers fence themselves on real time; a fake clock's engine is never paused.
+            heartbeat.on_lease = pool.set_lease
+        heartbeat.register()
         pool.start()
         cfg = DispatchConfig(
             engine_id=self.engine_id,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,6 +51,9 @@ class Heartbeat:
         self.every_s = every_s
         self.stale_s = stale_s
         self.on_fenced = on_fenced
+        # Told the lease on real monotonic time after each beat that found our row: workers in
+        # other processes stop by it even if this whole process is frozen (see the pool).
+        self.on_lease: Callable[[float], None] | None = None
         self.lease_until = -1.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -57,11 +61,16 @@ class Heartbeat:
 
     def register(self) -> None:
         """Register this engine and take the first lease."""
-        began = self.clock.monotonic()
+        began, real = self.clock.monotonic(), time.monotonic()
         self.store.engines.register(
             self.me.engine_id, self.me.host, self.me.pid, to_ms(self.clock.now())
         )
+        self._extend(began, real)
+
+    def _extend(self, began: float, real: float) -> None:
         self.lease_until = began + self.stale_s / 2
+        if self.on_lease is not None:
+            self.on_lease(real + self.stale_s / 2)
 
     def has_lease(self, now: float) -> bool:
         return now < self.lease_until
@@ -73,10 +82,10 @@ class Heartbeat:
             True if the row was there (the lease is extended), False if this engine was fenced.
         """
         with self._lock:  # the thread and a dispatcher whose lease lapsed may both beat
-            began = self.clock.monotonic()
+            began, real = self.clock.monotonic(), time.monotonic()
             found = self.store.engines.heartbeat(self.me.engine_id, to_ms(self.clock.now()))
             if found:
-                self.lease_until = began + self.stale_s / 2
+                self._extend(began, real)
                 return True
             logger.error(
                 "engine %s was settled by another engine (silent for over %g s); "

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,6 +30,8 @@ from jobengine.retry import RetryLater
 from jobengine.runtime import RunningJob, activate
 from jobengine.state import JobState
 
+LEASE_CHECK_S = 0.25  # how often a busy worker looks at the engine's lease
+
 _Outcome = tuple[str, str | None, str | None, str | None, str | None, float | None]
 
 
@@ -40,10 +43,11 @@ class _PipeChannel:
     back; the main thread waits for it before its next read.
     """
 
-    def __init__(self, conn: Any, shared: Any, wakeup: Any) -> None:
+    def __init__(self, conn: Any, shared: Any, wakeup: Any, engine_pid: int | None = None) -> None:
+        self._engine_stat = f"/proc/{engine_pid}/stat" if engine_pid else None
         self._conn = conn
         self._shared = shared
-        self._pipeline = len(shared) - 1
+        self._pipeline = len(shared) - 2
         self._wakeup = wakeup
         self._send_lock = threading.Lock()  # a job's own threads may report at the same time
         self._state = threading.Condition(threading.Lock())
@@ -85,9 +89,30 @@ class _PipeChannel:
             self._is_busy = True
             return self._received, message
 
+    def is_lease_lapsed(self) -> bool:
+        """True once the engine's lease ran out (see protocol): it may have been settled."""
+        lease = int(self._shared[self._pipeline + 1])
+        return lease > 0 and time.monotonic_ns() // 1000 > lease
+
+    def _is_engine_stopped(self) -> bool:
+        """True while the engine process is stopped (Ctrl-Z, SIGSTOP): it cannot record a
+        start, and another engine may settle it, so nothing starts until it runs again."""
+        if self._engine_stat is None:
+            return False
+        try:
+            with open(self._engine_stat, "rb") as f:
+                state = f.read().rpartition(b")")[2][1:2]
+        except OSError:
+            return False  # not Linux, or gone: the lease and PDEATHSIG cover it
+        return state in (b"T", b"t")
+
     def verdict(self, seq: int) -> str:
         """What to do with job `seq` before it starts: "run", "cancel" or "give back"."""
-        if seq <= self._shared[self._pipeline]:
+        if (
+            seq <= self._shared[self._pipeline]
+            or self.is_lease_lapsed()
+            or self._is_engine_stopped()
+        ):
             return "give back"
         if self._shared[seq % self._pipeline] == seq:
             return "cancel"
@@ -103,6 +128,19 @@ class _PipeChannel:
 
     def start_helper(self) -> None:
         threading.Thread(target=self._help, name="jobengine-give-back", daemon=True).start()
+        threading.Thread(target=self._watch_lease, name="jobengine-lease", daemon=True).start()
+
+    def _watch_lease(self) -> None:
+        """Kill this worker's process group once the engine's lease lapses during a job.
+
+        The engine stopped proving it owns the job (it is paused, or cut off from the store);
+        before anyone may settle it and run the job elsewhere, the job stops here.
+        """
+        while True:
+            time.sleep(LEASE_CHECK_S)
+            if self._current is not None and self.is_lease_lapsed():
+                with contextlib.suppress(OSError):
+                    os.killpg(os.getpgid(0), signal.SIGKILL)
 
     def _help(self) -> None:
         while True:
@@ -184,7 +222,7 @@ def worker_main(conn: Any, shared: Any, wakeup: Any, stderr: Any, options: Worke
     # job modules import as they do in the pool.
     with _stderr_to(stderr):
         _bootstrap(options)
-    channel = _PipeChannel(conn, shared, wakeup)
+    channel = _PipeChannel(conn, shared, wakeup, options.engine_pid)
     channel.start_helper()
     functions: dict[str, Callable[..., Any]] = {}
     done = 0

@@ -48,7 +48,7 @@ class FakeProcess:
         self.killed = False
         self.conn = FakeConn()
         self.wakeup = FakeConn()
-        self.shared: list[int] = [0] * (options.pipeline + 1)
+        self.shared: list[int] = [0] * (options.pipeline + 2)
         self._reports, self._pool_reports = socket.socketpair()
         self._sentinel_r, self._sentinel_w = os.pipe()
         self._stderr_r, self._stderr_w = os.pipe()

@@ -39,6 +39,7 @@ class WorkerOptions:
     allowed_modules: tuple[str, ...] | None = None
     limits: Limits = DEFAULT_LIMITS
     preload: tuple[str, ...] = ()  # modules each worker imports before it takes jobs
+    engine_pid: int | None = None  # a worker starts nothing while this process is stopped
 
 
 class WorkerHandle(Protocol):
@@ -118,7 +119,7 @@ class MultiprocessFactory:
         parent_conn, child_conn = ctx.Pipe()
         wakeup_r, wakeup_w = ctx.Pipe(duplex=False)
         stderr_r, stderr_w = ctx.Pipe(duplex=False)
-        shared = ctx.RawArray("q", options.pipeline + 1)
+        shared = ctx.RawArray("q", options.pipeline + 2)  # see protocol: the last is the lease
         process = ctx.Process(
             target=worker_main,
             args=(child_conn, shared, wakeup_r, stderr_w, options),

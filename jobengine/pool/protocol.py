@@ -12,12 +12,18 @@ Workers send no instants: the pool stamps each report with its own clock when it
 Pipelining: the pool may send a worker up to `pipeline` jobs; the ones not yet running wait in
 the pipe itself, so taking the next job costs the worker one read and no wake-up.
 
-The pool steers jobs through `shared`, `pipeline + 1` int64 that need no reader. The n-th job
+The pool steers jobs through `shared`, `pipeline + 2` int64 that need no reader. The n-th job
 sent to a worker (counted from 1) is asked to stop when shared[n % pipeline] == n, so a request
 never reaches a job it was not meant for; and every job with n <= shared[pipeline] that has not
 started is given back. To have queued jobs back while a job runs (it lends its slot, runs long,
 is being stopped), the pool raises shared[pipeline] and writes a byte to the worker's wake-up
 pipe: a helper thread, asleep on that pipe otherwise, then reads those jobs off the job pipe.
+
+The last item, shared[pipeline + 1], is the engine's lease (`LEASE`): the CLOCK_MONOTONIC
+microsecond until which the engine has proved, through its heartbeat, that it is alive and still
+owns its jobs; 0 when the pool has none. Past it a worker starts nothing and kills its running
+job, so an engine that was paused and settled by another never runs a job twice (see
+`jobengine.heartbeat`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from jobengine.events import (
 )
 from jobengine.state import JobState
 
+LEASE_SLOT = 1  # shared[pipeline + LEASE_SLOT] is the lease
 STOP = marshal.dumps(("X",))
 CANCELED_BEFORE_START = "canceled before it started"
 

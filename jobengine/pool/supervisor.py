@@ -15,6 +15,7 @@ there (the job ahead lends its slot, the worker died, the pool stops) it comes b
 from __future__ import annotations
 
 import logging
+import os
 import selectors
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ class Pool(Settler):
             allowed_modules=None if allowed_modules is None else tuple(allowed_modules),
             limits=limits,
             preload=tuple(preload),
+            engine_pid=os.getpid(),
         )
         super().__init__(
             workers,

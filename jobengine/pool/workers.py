@@ -11,7 +11,7 @@ import socket
 from jobengine.clock import Clock
 from jobengine.pool.backoff import StartGuard
 from jobengine.pool.process import ProcessFactory, WorkerOptions
-from jobengine.pool.protocol import STOP, FrameReader
+from jobengine.pool.protocol import LEASE_SLOT, STOP, FrameReader
 from jobengine.pool.workerproc import InFlightJob, WorkerProcess
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,18 @@ class WorkerSet:
         # One epoll set kept across waits: building a selector per wait() cost more than the
         # rest of a dispatcher turn.
         self._selector = selectors.DefaultSelector()
+        self._lease_us = 0  # the engine's lease (see protocol); 0: none
+
+    def set_lease(self, until_s: float | None) -> None:
+        """Let workers start and run jobs until `until_s` on `time.monotonic()`, or always
+        (None). Safe from any thread: the engine's heartbeat thread calls it.
+
+        The real monotonic clock, not the engine's Clock: it guards against the engine process
+        itself being paused, which only real time sees, and workers read it in other processes.
+        """
+        self._lease_us = 0 if until_s is None else max(1, int(until_s * 1_000_000))
+        for worker in list(self._workers):
+            worker.link.shared[self._pipeline + LEASE_SLOT] = self._lease_us
 
     def _missing(self) -> int:
         """How many workers to start to have N that take jobs."""
@@ -62,6 +74,7 @@ class WorkerSet:
 
     def _spawn(self) -> WorkerProcess:
         link = self._factory.start(self._options)
+        link.shared[self._pipeline + LEASE_SLOT] = self._lease_us
         worker = WorkerProcess(link, FrameReader(link.reports))
         self._workers.append(worker)
         self._selector.register(link.reports, selectors.EVENT_READ, ("conn", worker))

@@ -215,14 +215,15 @@ class JobStore:
         rows.sort(key=lambda r: (-r[1 + _PRIORITY], r[0]))
         return [from_tuple(r[1:]) for r in rows]
 
-    def unclaim(self, uuids: Iterable[str]) -> None:
-        """Give claimed jobs that never started back to the queue."""
+    def unclaim(self, uuids: Iterable[str], owner: str | None = None) -> None:
+        """Give claimed jobs that never started back to the queue (only `owner`'s, if given)."""
         ids = list(uuids)
         if ids:
+            cond = J.uuid.in_(ids) & (J.state == ACTIVE) & J.started_ms.is_null()
+            if owner is not None:
+                cond &= J.claimed_by == owner
             with immediate(self.db):
-                J.update(claimed_by=None).where(
-                    J.uuid.in_(ids) & (J.state == ACTIVE) & J.started_ms.is_null()
-                ).execute(self.db)
+                J.update(claimed_by=None).where(cond).execute(self.db)
 
     # -- record outcomes --------------------------------------------------------------------
 
@@ -234,8 +235,13 @@ class JobStore:
         claim_limit: int = 0,
         now_ms: int = 0,
         queues: Sequence[str] | None = None,
+        owner: str | None = None,
     ) -> tuple[Recorded, list[JobRecord]]:
         """Write a batch of worker reports and, in the same transaction, claim new jobs.
+
+        With `owner`, starts and outcomes are written only for jobs `owner` still holds: an
+        engine that another one settled (and whose jobs may run elsewhere now) writes nothing
+        over them.
 
         Returns:
             What changed, and the newly claimed jobs (empty unless `claim_for` is given).
@@ -245,10 +251,10 @@ class JobStore:
             claimed = self.claim(claim_for, claim_limit, now_ms, queues) if claim_for else []
             return Recorded([], []), claimed
         with immediate(self.db):
-            self._write_started(batch)
+            self._write_started(batch, owner)
             self._write_progress(batch)
             self._run_many(self.sql.message, batch.messages)
-            recorded = self._write_finishes(batch.finishes)
+            recorded = self._write_finishes(batch.finishes, owner)
             claimed = (
                 self._claim_in_txn(claim_for, claim_limit, now_ms, queues)
                 if claim_for and claim_limit > 0
@@ -256,15 +262,19 @@ class JobStore:
             )
         return recorded, claimed
 
-    def _write_started(self, batch: Batch) -> None:
-        rows = [(ms, host, pid, uuid) for uuid, (ms, host, pid) in batch.started.items()]
-        self._run_many(self.sql.started, rows)
+    def _write_started(self, batch: Batch, owner: str | None = None) -> None:
+        if owner is None:
+            rows = [(ms, host, pid, uuid) for uuid, (ms, host, pid) in batch.started.items()]
+            self._run_many(self.sql.started, rows)
+        else:
+            owned = [(ms, host, pid, u, owner) for u, (ms, host, pid) in batch.started.items()]
+            self._run_many(self.sql.started_owned, owned)
 
     def _write_progress(self, batch: Batch) -> None:
         rows = [(pct, text, uuid) for uuid, (pct, text) in batch.progress.items()]
         self._run_many(self.sql.progress, rows)
 
-    def _write_finishes(self, finishes: Sequence[Finish]) -> Recorded:
+    def _write_finishes(self, finishes: Sequence[Finish], owner: str | None = None) -> Recorded:
         ended: list[str] = []
         retried: list[str] = []
         retry_at: list[int] = []
@@ -274,9 +284,10 @@ class JobStore:
         uuids = [f.uuid for f in finishes]
         for i in range(0, len(uuids), 500):
             chunk = uuids[i : i + 500]
-            for u, method, key, held, attempt, retry in self._run(
-                self.sql.current(len(chunk)), chunk
-            ):
+            query, params = self.sql.current(len(chunk), owner), [*chunk]
+            if owner is not None:
+                params.append(owner)
+            for u, method, key, held, attempt, retry in self._run(query, params):
                 current[u] = {
                     "method": method,
                     "key": key,

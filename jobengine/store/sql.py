@@ -33,6 +33,7 @@ class HotSql:
     def __init__(self, param: str, sqlite: bool) -> None:
         p = param
         self.p = p
+        self.sqlite = sqlite
         cols = ", ".join(_q(c) for c in RECORD_COLUMNS)
         self.cols = cols
         self.insert = (
@@ -53,6 +54,7 @@ class HotSql:
         self.started = (
             f"UPDATE {TABLE} SET started_ms = {p}, host = {p}, pid = {p} WHERE uuid = {p}"
         )
+        self.started_owned = self.started + f" AND claimed_by = {p}"
         self.progress = (
             f"UPDATE {TABLE} SET progress_percent = {p}, progress_text = {p} WHERE uuid = {p}"
         )
@@ -93,11 +95,16 @@ class HotSql:
             f"AND claimed_by IS NULL RETURNING id, {self.cols}"
         )
 
-    def current(self, n: int) -> str:
-        return (
+    def current(self, n: int, owner: str | None = None) -> str:
+        """What writing an outcome needs of ACTIVE jobs; with `owner`, only jobs it holds, and
+        on PostgreSQL locked, so a settling engine cannot take them over halfway."""
+        sql = (
             f'SELECT uuid, "method", "key", key_held, attempt, retry FROM {TABLE} '
             f"WHERE uuid IN ({self.marks(n)}) AND state = 'ACTIVE'"
         )
+        if owner is None:
+            return sql
+        return sql + f" AND claimed_by = {self.p}" + ("" if self.sqlite else " FOR UPDATE")
 
     def holders(self, n_methods: int, n_keys: int) -> str:
         """Active key holders of any of the methods and any of the keys (a superset of the

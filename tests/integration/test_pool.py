@@ -519,7 +519,7 @@ def test_worker_protocol_give_back_and_cancel_by_job_number(tmp_path: Path) -> N
     conn, child_conn = ctx.Pipe()
     wakeup_r, wakeup_w = ctx.Pipe(duplex=False)
     stderr_r, stderr_w = ctx.Pipe(duplex=False)
-    shared = ctx.RawArray("q", 3)  # pipeline 2
+    shared = ctx.RawArray("q", 4)  # pipeline 2, then the lease (none)
     options = WorkerOptions(pipeline=2, max_jobs=None)
     process = ctx.Process(
         target=worker_main, args=(child_conn, shared, wakeup_r, stderr_w, options)
