@@ -85,6 +85,8 @@ class Dispatcher:
         self._stopping = False
         self._maybe_work = True
         self._ready: deque[JobRecord] = deque()
+        # Claimed jobs marked in the store as given to workers; only these may go to one.
+        self._handed: set[str] = set()
         self._running: dict[str, JobRecord] = {}
         self._batch = Batch()
         self._batch_since = 0.0
@@ -184,13 +186,19 @@ class Dispatcher:
         Under load this turns one transaction per job into one per few milliseconds; a lone
         job (the latency case) is written at once because nothing else is running.
         """
-        if self._needs_claim():
+        if self._needs_claim() or self._needs_hand():
             return True
         if not self._batch:
             return False
         if self._stopping or not self._running or (self.pool.idle > 0 and not self._ready):
             return True
         return len(self._batch.finishes) >= 64 or now - self._batch_since >= self.cfg.batch_s
+
+    def _needs_hand(self) -> bool:
+        """An idle worker could take a ready job that is not yet marked as given to one."""
+        if self._stopping or self.pool.idle <= 0:
+            return False
+        return any(r.uuid not in self._handed for r in self._ready)
 
     def _needs_claim(self) -> bool:
         if not self._maybe_work or self._stopping:
@@ -220,6 +228,7 @@ class Dispatcher:
                 b.messages.append((ev.uuid, int(ev.at * 1000), text))
             elif isinstance(ev, JobFinished):
                 self._running.pop(ev.uuid, None)
+                self._handed.discard(ev.uuid)
                 b.finishes.append(_finish(ev, limits))
                 self._maybe_work = True  # a freed key may let a queued job run
             elif isinstance(ev, JobReturned):
@@ -245,6 +254,7 @@ class Dispatcher:
             for rec in list(self._ready):
                 if rec.uuid == uuid:
                     self._ready.remove(rec)
+                    self._handed.discard(uuid)
                     end_ms = to_ms(self.clock.now())
                     self._batch.finishes.append(Finish.canceled_before_start(uuid, end_ms))
 
@@ -283,7 +293,8 @@ class Dispatcher:
             if e != self.cfg.engine_id
         ]
         if dead:
-            ended, requeued = self.store.engines.settle(dead, now_ms)
+            gone = self.store.engines.gone(self.cfg.host)
+            ended, requeued = self.store.engines.settle(dead, now_ms, gone)
             logger.warning(
                 "settled dead engines %s: %d jobs failed, %d requeued",
                 dead,
@@ -301,12 +312,8 @@ class Dispatcher:
             logger.info("retention removed %d finished jobs", removed)
 
     def _flush_and_claim(self) -> None:
-        want = 0
-        if self._needs_claim() and self._has_lease():
-            want = max(0, self.pool.idle + self.cfg.prefetch - len(self._ready))
-            # Cleared before the claim: a wake-up arriving during it sets the flag again.
-            self._maybe_work = False
-        if not self._batch and want == 0:
+        want, to_hand, hand_claimed = self._plan() if self._has_lease() else (0, [], 0)
+        if not self._batch and want == 0 and not to_hand:
             return
         batch, self._batch = self._batch, Batch()
         try:
@@ -317,10 +324,16 @@ class Dispatcher:
                 now_ms=to_ms(self.clock.now()),
                 queues=self.cfg.queues,
                 owner=self.cfg.engine_id,
+                hand=to_hand,
+                hand_claimed=hand_claimed,
             )
         except Exception:
             self._batch = _merge(batch, self._batch)  # keep every report until it is stored
             raise
+        self._handed |= recorded.handed
+        lost = set(to_hand) - recorded.handed
+        if lost:  # another engine holds them now (this one was settled), or they ended
+            self._ready = deque(r for r in self._ready if r.uuid not in lost)
         self._announce_ended(recorded.ended)
         if recorded.ended:
             self._ended_since_purge = True  # the cap on finished jobs holds within purge_s
@@ -331,6 +344,21 @@ class Dispatcher:
         self._ready.extend(claimed)
         if want and len(claimed) == want:
             self._maybe_work = True  # there may be more
+
+    def _plan(self) -> tuple[int, list[str], int]:
+        """What the next write claims and marks as given to workers: (jobs to claim, ready
+        jobs to mark, how many of the claimed ones to mark), as idle workers can take them."""
+        free = max(0, self.pool.idle - sum(1 for r in self._ready if r.uuid in self._handed))
+        to_hand = [r.uuid for r in self._ready if r.uuid not in self._handed][:free]
+        hand_claimed = free - len(to_hand)
+        want = 0
+        if self._needs_claim():
+            want = max(0, self.pool.idle + self.cfg.prefetch - len(self._ready))
+            if not self._batch and not to_hand and hand_claimed:
+                want = min(want, hand_claimed)  # the latency case: one statement, no prefetch
+            # Cleared before the claim: a wake-up arriving during it sets the flag again.
+            self._maybe_work = False
+        return want, to_hand, hand_claimed
 
     def _without_old_runs(self, claimed: list[JobRecord]) -> list[JobRecord]:
         """After a fencing, a job requeued by the settler may still be running here (it
@@ -359,18 +387,30 @@ class Dispatcher:
         self._fenced = False
         dropped = len(self._ready)
         self._ready.clear()
+        self._handed.clear()
         for uuid in list(self._running):
             self.pool.cancel(uuid)
         logger.warning(
             "fenced: dropped %d claimed jobs, stopping %d running ones", dropped, len(self._running)
         )
 
+    def _next_handed(self) -> JobRecord | None:
+        """Take the first ready job that is marked as given to a worker."""
+        for i, rec in enumerate(self._ready):
+            if rec.uuid in self._handed:
+                del self._ready[i]
+                return rec
+        return None
+
     def _feed(self) -> None:
         if not self._ready or self.pool.idle <= 0 or self._stopping or not self._has_lease():
             return
-        while self._ready and self.pool.idle > 0 and not self._stopping:
-            rec = self._ready.popleft()
+        while self.pool.idle > 0 and not self._stopping:
+            rec = self._next_handed()
+            if rec is None:
+                return  # the rest are handed at the next write
             if not self._allowed(rec):
+                self._handed.discard(rec.uuid)
                 continue
             try:
                 self.pool.submit(_spec(rec, self.store.url))

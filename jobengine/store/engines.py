@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 
 import peewee
 
@@ -59,8 +60,19 @@ class EngineStore:
                 out.append(str(eid))
         return out
 
-    def settle(self, engine_ids: list[str], now_ms: int) -> tuple[list[str], list[str]]:
+    def gone(self, host: str) -> set[str]:
+        """Engines of `host` whose process is gone: their workers died with them."""
+        rows = E.select(E.id, E.pid).where(E.host == host).tuples().execute(self.db)
+        return {str(eid) for eid, pid in rows if not pid_alive(pid)}
+
+    def settle(
+        self, engine_ids: list[str], now_ms: int, gone: Collection[str] = ()
+    ) -> tuple[list[str], list[str]]:
         """End the jobs dead engines were running (FAILED) and requeue those never started.
+
+        A job an engine handed to a worker may have started before the engine could record
+        it, unless the engine is `gone` (its process ended, and its workers with it): such
+        jobs end FAILED too, so a paused engine's job never runs twice.
 
         Returns:
             (uuids ended FAILED, uuids given back to the queue).
@@ -68,8 +80,10 @@ class EngineStore:
         if not engine_ids:
             return [], []
         records = self.jobs.claimed_by(engine_ids)
-        started = [r.uuid for r in records if r.started_ms is not None]
-        unstarted = [r.uuid for r in records if r.started_ms is None]
+        alive = [e for e in engine_ids if e not in gone]
+        maybe_started = self.jobs.handed_by(alive) if alive else set()
+        started = [r.uuid for r in records if r.started_ms is not None or r.uuid in maybe_started]
+        unstarted = [r.uuid for r in records if r.uuid not in set(started)]
         ended = self.jobs.end_now(started, "FAILED", now_ms, ENGINE_DIED)
         self.jobs.unclaim(unstarted)
         with immediate(self.db):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 import peewee
@@ -182,23 +182,35 @@ class JobStore:
     # -- claim ----------------------------------------------------------------------------
 
     def claim(
-        self, engine_id: str, limit: int, now_ms: int, queues: Sequence[str] | None = None
+        self,
+        engine_id: str,
+        limit: int,
+        now_ms: int,
+        queues: Sequence[str] | None = None,
+        *,
+        handed: bool = False,
     ) -> list[JobRecord]:
         """Take up to `limit` runnable jobs for `engine_id`: priority first, then arrival.
 
         A job is runnable when ACTIVE, unclaimed, due (`run_after_ms` <= now) and either keyless
         or the holder of its key. Each job goes to exactly one engine: SKIP LOCKED on
-        PostgreSQL, BEGIN IMMEDIATE on SQLite, and a conditional UPDATE on both.
+        PostgreSQL, BEGIN IMMEDIATE on SQLite, and a conditional UPDATE on both. With `handed`
+        the jobs are marked as given to workers at once (see `hand`).
         """
         if limit <= 0:
             return []
         if not self._sqlite:
-            return self._claim_in_txn(engine_id, limit, now_ms, queues)  # one statement
+            return self._claim_in_txn(engine_id, limit, now_ms, queues, handed)  # one statement
         with immediate(self.db):
-            return self._claim_in_txn(engine_id, limit, now_ms, queues)
+            return self._claim_in_txn(engine_id, limit, now_ms, queues, handed)
 
     def _claim_in_txn(
-        self, engine_id: str, limit: int, now_ms: int, queues: Sequence[str] | None
+        self,
+        engine_id: str,
+        limit: int,
+        now_ms: int,
+        queues: Sequence[str] | None,
+        handed: bool = False,
     ) -> list[JobRecord]:
         qs = list(queues) if queues is not None else []
         if queues is not None and not qs:
@@ -208,10 +220,10 @@ class JobStore:
             ids = [r[0] for r in self._run(self.sql.claim_ids(len(qs)), (now_ms, *qs, limit))]
             if not ids:
                 return []
-            rows = self._run(self.sql.claim_update(len(ids)), (engine_id, *ids))
+            rows = self._run(self.sql.claim_update(len(ids)), (engine_id, handed, *ids))
         else:
             sql = self.sql.claim_one_statement(len(qs))
-            rows = self._run(sql, (engine_id, now_ms, *qs, limit))
+            rows = self._run(sql, (engine_id, handed, now_ms, *qs, limit))
         rows.sort(key=lambda r: (-r[1 + _PRIORITY], r[0]))
         return [from_tuple(r[1:]) for r in rows]
 
@@ -223,7 +235,30 @@ class JobStore:
             if owner is not None:
                 cond &= J.claimed_by == owner
             with immediate(self.db):
-                J.update(claimed_by=None).where(cond).execute(self.db)
+                J.update(claimed_by=None, handed=False).where(cond).execute(self.db)
+
+    def hand(self, owner: str, uuids: Sequence[str]) -> set[str]:
+        """Mark claimed jobs as given to workers, before any of them can start.
+
+        This is the fencing point: a job is marked only while `owner` still holds it, and
+        only marked jobs go to workers. A dead engine's marked jobs may have started before it
+        could record so; the settling engine fails them instead of running them again.
+
+        Returns:
+            The uuids marked; the others now belong to another engine, or ended.
+        """
+        out: set[str] = set()
+        for i in range(0, len(uuids), 500):
+            chunk = list(uuids[i : i + 500])
+            out.update(r[0] for r in self._run(self.sql.hand(len(chunk)), (owner, *chunk)))
+        return out
+
+    def handed_by(self, engine_ids: Sequence[str]) -> set[str]:
+        """ACTIVE jobs of `engine_ids` that were given to a worker."""
+        query = J.select(J.uuid).where(
+            J.claimed_by.in_(list(engine_ids)) & (J.state == ACTIVE) & (J.handed == True)  # noqa: E712
+        )
+        return {r[0] for r in query.tuples().execute(self.db)}
 
     # -- record outcomes --------------------------------------------------------------------
 
@@ -236,31 +271,39 @@ class JobStore:
         now_ms: int = 0,
         queues: Sequence[str] | None = None,
         owner: str | None = None,
+        hand: Sequence[str] = (),
+        hand_claimed: int = 0,
     ) -> tuple[Recorded, list[JobRecord]]:
         """Write a batch of worker reports and, in the same transaction, claim new jobs.
 
         With `owner`, starts and outcomes are written only for jobs `owner` still holds: an
         engine that another one settled (and whose jobs may run elsewhere now) writes nothing
-        over them.
+        over them. `hand` names claimed jobs to mark as given to workers, and the first
+        `hand_claimed` of the newly claimed ones are marked too (`Recorded.handed`).
 
         Returns:
             What changed, and the newly claimed jobs (empty unless `claim_for` is given).
         """
-        if not batch:
-            # Nothing to write: a bare claim (one statement on PostgreSQL, no transaction).
-            claimed = self.claim(claim_for, claim_limit, now_ms, queues) if claim_for else []
-            return Recorded([], []), claimed
+        if not batch and not hand and not (claim_for and claim_limit > 0):
+            return Recorded([], []), []
+        if not batch and not hand and claim_for and hand_claimed >= claim_limit:
+            # A bare claim of jobs that all go to workers: one statement on PostgreSQL.
+            claimed = self.claim(claim_for, claim_limit, now_ms, queues, handed=True)
+            return Recorded([], [], handed=frozenset(r.uuid for r in claimed)), claimed
         with immediate(self.db):
             self._write_started(batch, owner)
             self._write_progress(batch)
             self._run_many(self.sql.message, batch.messages)
             recorded = self._write_finishes(batch.finishes, owner)
+            handed = self.hand(owner, hand) if owner and hand else set()
             claimed = (
                 self._claim_in_txn(claim_for, claim_limit, now_ms, queues)
                 if claim_for and claim_limit > 0
                 else []
             )
-        return recorded, claimed
+            if claim_for and claimed and hand_claimed > 0:
+                handed |= self.hand(claim_for, [r.uuid for r in claimed[:hand_claimed]])
+        return replace(recorded, handed=frozenset(handed)), claimed
 
     def _write_started(self, batch: Batch, owner: str | None = None) -> None:
         if owner is None:

@@ -33,6 +33,7 @@ class BackgroundJobRow(BaseModel):
     begin_ms = peewee.BigIntegerField()
     run_after_ms = peewee.BigIntegerField()
     claimed_by = peewee.CharField(max_length=36, null=True)
+    handed = peewee.BooleanField(default=False)  # given to a worker: it may have started
     started_ms = peewee.BigIntegerField(null=True)
     end_ms = peewee.BigIntegerField(null=True)
     attempt = peewee.IntegerField(default=1)

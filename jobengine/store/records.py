@@ -104,3 +104,4 @@ class Recorded:
     ended: list[str]
     retried: list[str]
     retry_at_ms: int | None = None  # the earliest time a retried job may run again
+    handed: frozenset[str] = frozenset()  # jobs marked as given to workers (see JobStore.hand)

@@ -78,21 +78,28 @@ class HotSql:
     def claim_one_statement(self, n_queues: int | None) -> str:
         """PostgreSQL: pick and mark in one statement, so a claim outside a batch write needs
         no BEGIN and COMMIT round trips (the UPDATE is atomic on its own). Parameters: the
-        engine id, then claim_ids's.
+        engine id, whether the claimed jobs go to workers now (`handed`), then claim_ids's.
 
         `= ANY(ARRAY(...))` runs the pick once, as an init plan: with `IN (...)` the planner
         may rescan the LIMIT ... SKIP LOCKED subquery per row and claim more than the limit.
         """
         return (
-            f"UPDATE {TABLE} SET claimed_by = {self.p} "
+            f"UPDATE {TABLE} SET claimed_by = {self.p}, handed = {self.p} "
             f"WHERE id = ANY(ARRAY({self.claim_ids(n_queues)})) "
             f"AND claimed_by IS NULL RETURNING id, {self.cols}"
         )
 
     def claim_update(self, n: int) -> str:
         return (
-            f"UPDATE {TABLE} SET claimed_by = {self.p} WHERE id IN ({self.marks(n)}) "
-            f"AND claimed_by IS NULL RETURNING id, {self.cols}"
+            f"UPDATE {TABLE} SET claimed_by = {self.p}, handed = {self.p} "
+            f"WHERE id IN ({self.marks(n)}) AND claimed_by IS NULL RETURNING id, {self.cols}"
+        )
+
+    def hand(self, n: int) -> str:
+        """Mark jobs handed to a worker, only those `owner` (the first parameter) still holds."""
+        return (
+            f"UPDATE {TABLE} SET handed = TRUE WHERE claimed_by = {self.p} "
+            f"AND state = 'ACTIVE' AND uuid IN ({self.marks(n)}) RETURNING uuid"
         )
 
     def current(self, n: int, owner: str | None = None) -> str:

@@ -31,6 +31,44 @@ def _spans(log: Path) -> tuple[collections.Counter[str], collections.Counter[str
     return starts, ends
 
 
+@pytest.mark.timeout(150)
+def test_engine_paused_past_the_timeout_runs_no_job_twice(
+    procs: Procs, make_engine: MakeEngine, tmp_path: Path
+) -> None:
+    url = pg_url_or_skip()
+    log = tmp_path / "spans.log"
+    paused = procs.run_engine(url, workers=2)
+    client = make_engine(url, start=False)
+    # Short jobs: each worker always holds a queued one, which it would start while paused.
+    tags = [f"j{i}" for i in range(40)]
+    jobs = [client.background.execute(SPAN, [str(log), tag, 0.05]) for tag in tags]
+    wait_until(lambda: sum(1 for j in jobs if j.refresh().started) >= 6, what="paused to run jobs")
+    paused.signal(signal.SIGSTOP)
+    try:
+        make_engine(url, workers=2)  # settles the silent engine after 15 s and runs the rest
+        wait_until(
+            lambda: any(j.refresh().state is JobState.FAILED for j in jobs),
+            timeout_s=60,
+            what="the paused engine to be settled",
+        )
+    finally:
+        paused.signal(signal.SIGCONT)
+    assert client.background.wait(jobs, timeout=60)
+    starts, ends = _spans(log)
+    assert max(starts.values()) == 1, f"jobs started twice: {starts}"
+    assert max(ends.values()) == 1, f"jobs ran twice: {ends}"
+    completed = {j.uuid for j in jobs if j.state is JobState.COMPLETED}
+    for job in jobs:
+        assert job.state in (JobState.COMPLETED, JobState.FAILED)
+        if job.state is JobState.FAILED:
+            assert job.error is not None and "engine stopped" in job.error.message
+    assert len(completed) >= len(jobs) - 4  # only jobs running when it paused may fail
+    # The resumed engine found itself settled, registered again and takes work.
+    assert paused.popen.poll() is None
+    later = client.background.execute("tests.integration.jobs:add", [20, 22])
+    assert later.result(timeout=30) == 42
+
+
 @pytest.mark.timeout(120)
 def test_warm_stop_with_a_long_grace_beside_another_engine_records_the_real_outcome(
     procs: Procs, make_engine: MakeEngine, tmp_path: Path
