@@ -399,18 +399,23 @@ class JobStore:
             out.update((u, st) for u, st in self._run(self.sql.states(len(chunk)), chunk))
         return out
 
-    def select(self, *, limit: int | None = None, **filters: Any) -> list[JobRecord]:
+    def select(
+        self, *, limit: int | None = None, newest_first: bool = False, **filters: Any
+    ) -> list[JobRecord]:
         """Jobs matching every given filter (None = no filter), oldest first.
 
-        Filters: uuid, state, key, method, description, scheduled_job, queue, parent,
-        begin_after_ms (begun at or after), begin_before_ms (begun at or before),
-        end_before_ms (ended at or before).
+        Args:
+            limit: at most this many: the oldest ones, or with `newest_first` the newest.
+            newest_first: newest first (by insertion order).
+            filters: uuid, state, key, method, description, scheduled_job, queue, parent,
+                begin_after_ms (begun at or after), begin_before_ms (begun at or before),
+                end_before_ms (ended at or before).
         """
         cond = _conditions(filters)
         query = J.select(*_COLUMNS)
         if cond is not None:
             query = query.where(cond)
-        query = query.order_by(J.id)
+        query = query.order_by(J.id.desc() if newest_first else J.id)
         if limit is not None:
             query = query.limit(limit)
         return [from_tuple(r) for r in query.tuples().execute(self.db)]
