@@ -19,6 +19,7 @@ import peewee
 from jobengine.errors import JobEngineError, StoreError
 
 DEFAULT_URL = "sqlite:///jobengine.db"
+BUSY_TIMEOUT_MS = 30_000  # how long an SQLite statement waits for another writer
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,15 @@ class _Tracked:
 
 
 class _SqliteDatabase(_Tracked, peewee.SqliteDatabase):  # type: ignore[misc]
-    pass
+    def pin_file(self, path: str) -> None:
+        """Open later connections only on a file that exists at `path` (SQLite's mode=rw).
+
+        Once the store has opened its file, a thread that connects after the file was deleted
+        fails instead of creating an empty database nobody else would see.
+        """
+        if not self.connect_params.get("uri"):
+            self.database = f"file:{quote(path)}?mode=rw"
+            self.connect_params["uri"] = True
 
 
 class _PostgresqlDatabase(_Tracked, peewee.PostgresqlDatabase):  # type: ignore[misc]
@@ -161,7 +170,7 @@ def open_database(target: Target) -> peewee.Database:
                 # WAL + NORMAL: a commit survives a process crash; only an OS crash may lose
                 # the last transactions, which is the usual trade for a job store.
                 "synchronous": "normal",
-                "busy_timeout": 30000,
+                "busy_timeout": BUSY_TIMEOUT_MS,
                 # Checkpoints fsync and take ~10 ms: a started engine runs them on a thread of
                 # their own (Store.checkpoint); this only bounds the WAL when none is running.
                 "wal_autocheckpoint": 20000,
