@@ -298,8 +298,10 @@ class BackgroundJobs:
         end_before: datetime | None = None,
         queue: str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[BackgroundJob]:
-        """Jobs matching every given filter, oldest first (1C GetBackgroundJobs)."""
+        """Jobs matching every given filter, oldest first (1C GetBackgroundJobs); at most
+        `limit` of them, the newest ones first with `newest_first`."""
         check_filters(
             {"uuid": uuid, "key": key, "description": description, "queue": queue, "limit": limit}
         )
@@ -316,6 +318,7 @@ class BackgroundJobs:
             begin_before_ms=check_instant("begin_before", begin_before),
             end_before_ms=check_instant("end_before", end_before),
             limit=limit,
+            newest_first=newest_first,
         )
         return [BackgroundJob(self, r) for r in records]
 

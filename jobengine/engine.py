@@ -7,14 +7,15 @@ import os
 import socket
 import threading
 import uuid as uuidlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from jobengine.background import BackgroundJobs
+from jobengine.checkpoint import Checkpointer
 from jobengine.clock import Clock, SystemClock
-from jobengine.errors import JobEngineError
+from jobengine.errors import JobEngineError, StoreError
 from jobengine.heartbeat import Heartbeat, Identity
 from jobengine.hub import Hub
 from jobengine.limits import DEFAULT_LIMITS, Limits
@@ -26,8 +27,6 @@ if TYPE_CHECKING:  # imported in start(): a client engine never loads the pool
     from jobengine.dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINT_S = 0.5  # how often a started engine folds SQLite's WAL into the database
 
 
 class Engine:
@@ -78,9 +77,12 @@ class Engine:
         self.host = socket.gethostname()
         self._dispatcher: Dispatcher | None = None
         self._heartbeat: Heartbeat | None = None
-        self._checkpointer: threading.Thread | None = None
-        self._checkpoint_stop = threading.Event()
+        self._checkpointer: Checkpointer | None = None
         self._closed = False
+        # Set when the engine stopped itself (its SQLite file was deleted); on_failure is then
+        # called with it, from a thread of the engine's, once the engine has stopped.
+        self.failure: JobEngineError | None = None
+        self.on_failure: Callable[[JobEngineError], None] | None = None
 
     @property
     def started(self) -> bool:
@@ -176,25 +178,30 @@ class Engine:
     def _start_checkpointer(self) -> None:
         if self.store.target.kind != "sqlite":
             return
-        self._checkpoint_stop.clear()
-        self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, name="jobengine-checkpoint", daemon=True
-        )
+        self._checkpointer = Checkpointer(self.store, self._store_lost)
         self._checkpointer.start()
-
-    def _checkpoint_loop(self) -> None:
-        while not self._checkpoint_stop.wait(CHECKPOINT_S):
-            try:
-                self.store.checkpoint()
-            except Exception:
-                logger.exception("WAL checkpoint failed")
 
     def _stop_checkpointer(self) -> None:
         if self._checkpointer is not None:
-            self._checkpoint_stop.set()
-            self._checkpointer.join()
+            self._checkpointer.stop()
             self._checkpointer = None
 
+    def _store_lost(self, error: JobEngineError) -> None:
+        """The store's file is gone: stop (a warm stop) on a thread of its own, since stop()
+        joins the checkpointer that calls this, then tell `on_failure`."""
+        self.failure = error
+
+        def stop_and_report() -> None:
+            try:
+                self.stop()
+            except StoreError:
+                pass  # the engine's row went with the file: nothing to unregister
+            except Exception:
+                logger.exception("engine %s: stopping after the store was lost", self.engine_id)
+            if self.on_failure is not None:
+                self.on_failure(error)
+
+        threading.Thread(target=stop_and_report, name="jobengine-lost", daemon=True).start()
 
 class _Announcer:
     """Tells this engine's dispatcher directly, and other processes through the store."""

@@ -81,6 +81,19 @@ class StoreError(JobEngineError):
     """The store could not do what was asked (connection, schema, unknown URL)."""
 
 
+class StoreLostError(StoreError):
+    """The SQLite file a store opened was deleted or replaced: nobody else sees its writes."""
+
+    def __init__(self, path: str, replaced: bool) -> None:
+        self.path = path
+        self.replaced = replaced
+        what = "was replaced by another file" if replaced else "was deleted"
+        super().__init__(
+            f"store file {path} {what} while this process had it open; "
+            "nothing written from now on would be seen by anyone else"
+        )
+
+
 class MethodError(JobEngineError):
     """A method path that cannot run: unknown, not importable, forbidden or wrong arguments."""
 

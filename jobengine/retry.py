@@ -1,4 +1,5 @@
-"""Retry policy values: `Retry` on execute, `RetryLater` raised inside a job."""
+"""Retry policy: `Retry` on execute, `RetryLater` raised inside a job, and `retry_delay_s`, the
+one pure rule the store applies when a job fails."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from jobengine.errors import JobEngineError
 # well inside the store's integer columns and Python's datetimes.
 MAX_DELAY_S = 100 * 365.25 * 86400
 MAX_RETRY_COUNT = 1_000_000
+# Attempts after the first that RetryLater gets when the job has no Retry policy.
+RETRY_LATER_COUNT = 3
 
 
 def check_seconds(
@@ -53,7 +56,7 @@ class Retry:
             raise JobEngineError(f"Retry.backoff={self.backoff!r}: give a number >= 1")
         if not (math.isfinite(self.backoff) and self.backoff >= 1):
             raise JobEngineError(f"Retry.backoff={self.backoff!r}: give a finite number >= 1")
-        longest = self.delay_s(self.count)
+        longest = backoff_s(self.interval, self.backoff, self.count)
         if longest > MAX_DELAY_S:
             raise JobEngineError(
                 f"Retry(count={self.count!r}, interval={self.interval!r}, "
@@ -61,14 +64,40 @@ class Retry:
                 "than 100 years; lower count, interval or backoff"
             )
 
-    def delay_s(self, attempt: int) -> float:
-        """Seconds to wait before the attempt after `attempt` (1 = the first run)."""
-        if self.interval == 0:
-            return 0.0
-        try:
-            return float(self.interval * self.backoff ** max(attempt - 1, 0))
-        except OverflowError:
-            return math.inf
+
+def backoff_s(interval: float, backoff: float, attempt: int) -> float:
+    """Seconds a policy waits after attempt number `attempt` (1 = the first run) fails.
+
+    Returns:
+        `interval * backoff ** (attempt - 1)`; inf when that overflows a float.
+    """
+    if interval == 0:
+        return 0.0
+    try:
+        return float(interval) * float(backoff) ** max(attempt - 1, 0)
+    except OverflowError:
+        return math.inf
+
+
+def retry_delay_s(attempt: int, policy: Retry | None, asked_s: float | None) -> float | None:
+    """Seconds until the next attempt of a job whose attempt number `attempt` failed.
+
+    Args:
+        attempt: the attempt that failed (1 = the first run).
+        policy: the job's `Retry`, or None.
+        asked_s: the delay the job asked for by raising `RetryLater`, or None.
+
+    Returns:
+        The wait, or None when the failure is final: `RetryLater` is honoured up to the
+        policy's count (`RETRY_LATER_COUNT` more attempts without a policy); other failures
+        are retried up to the policy's count with its back-off.
+    """
+    count = policy.count if policy is not None else RETRY_LATER_COUNT
+    if asked_s is not None:
+        return float(asked_s) if attempt <= count else None
+    if policy is None or attempt > count:
+        return None
+    return backoff_s(policy.interval, policy.backoff, attempt)
 
 
 class RetryLater(Exception):  # contract name, not ...Error

@@ -1,9 +1,31 @@
-"""Test doubles shipped with the package: a clock that moves only when told."""
+"""Test doubles shipped with the package: a clock that moves only when told, fake workers.
+
+`FakeProcessFactory` and `FakeProcess` (from `jobengine.pool.fake`) are imported on first use,
+so a test that needs only the clock does not load the process pool.
+"""
 
 from __future__ import annotations
 
+import importlib
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobengine.pool.fake import FakeProcess, FakeProcessFactory
+
+__all__ = ["FakeClock", "FakeProcess", "FakeProcessFactory"]
+
+_HOMES = {"FakeProcess": "jobengine.pool.fake", "FakeProcessFactory": "jobengine.pool.fake"}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'jobengine.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
 
 
 class FakeClock:

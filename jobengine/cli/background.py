@@ -98,14 +98,23 @@ def _report(job: Any, timeout: float | None) -> int:
 @click.option("--key", default=None)
 @click.option("--method", default=None)
 @click.option(
-    "--limit", default=100, show_default=True, type=click.IntRange(0), help="Newest N jobs."
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(0),
+    help="The newest N jobs (0: all).",
 )
 def jobs(db: str, state: str | None, key: str | None, method: str | None, limit: int) -> None:
     """List background jobs (newest last)."""
     with client(db) as engine:
-        found = engine.background.get(
-            state=state.upper() if state else None, key=key, method=method
-        )[-limit:]
+        newest = engine.background.get(
+            state=state.upper() if state else None,
+            key=key,
+            method=method,
+            limit=limit or None,
+            newest_first=True,
+        )
+        found = newest[::-1]
         table = Table("uuid", "method", "key", "state", "begin", "end", "location", "error")
         for j in found:
             table.add_row(

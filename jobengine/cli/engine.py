@@ -19,6 +19,7 @@ from jobengine.cli.common import (
     Seconds,
     cli,
     err,
+    fail,
     open_engine,
     out,
     registry_folder,
@@ -65,6 +66,7 @@ def run(
     allowed = describe_allowed(engine.allowed_modules)
     logger.info("jobs may run methods of: %s", allowed)
     stop = threading.Event()
+    engine.on_failure = lambda _: stop.set()  # the engine stopped itself (its file is gone)
     with _stop_signals(stop):
         engine.start()
         err.print(
@@ -75,6 +77,9 @@ def run(
         )
         err.print(f"jobengine: jobs may run methods of: {allowed}", markup=False)
         stop.wait()
+        if engine.failure is not None:
+            engine.close()
+            fail(f"{engine.failure}; the engine stopped")
         err.print(f"jobengine: stopping (running jobs get {grace:g} s)")
         engine.close()
     err.print("jobengine: stopped")

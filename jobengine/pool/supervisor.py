@@ -155,6 +155,7 @@ class Pool(Settler):
         for worker in list(self._workers):
             self._join(worker)
         self._is_running = False
+        self._selector.close()  # its epoll fd; a stopped pool never starts again
         return settled
 
     # -- dispatching ----------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from typing import Any, NamedTuple
 
 import peewee
 
-from jobengine.errors import StoreError
-from jobengine.store.db import DEFAULT_URL, Target, open_database, parse_url
+from jobengine.errors import StoreError, StoreLostError
+from jobengine.store.db import BUSY_TIMEOUT_MS, DEFAULT_URL, Target, open_database, parse_url
 from jobengine.store.engines import EngineStore
 from jobengine.store.jobs import JobStore
 from jobengine.store.notify import Notifier, make_notifier, pack
@@ -15,10 +17,13 @@ from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
 from jobengine.store.rows import new_record
 from jobengine.store.schema import SCHEMA_VERSION, migrate, pending
 
+TRUNCATE_WAIT_MS = 100  # the longest a truncating checkpoint holds new writers off
+
 __all__ = [
     "DEFAULT_URL",
     "SCHEMA_VERSION",
     "Batch",
+    "Checkpoint",
     "Finish",
     "JobRecord",
     "NewJob",
@@ -29,6 +34,13 @@ __all__ = [
     "pack",
     "pending",
 ]
+
+
+class Checkpoint(NamedTuple):
+    """What an SQLite checkpoint did."""
+
+    finished: bool  # False: other connections kept it from copying or truncating everything
+    frames: int  # pages in the write-ahead log when it ran
 
 
 class Store:
@@ -51,7 +63,8 @@ class Store:
                 migrate(self.db)
             elif pending(self.db):
                 raise StoreError(f"store {url!r} needs migrating: run `jobengine migrate`")
-        except peewee.PeeweeException as exc:
+            self._file_id = self._pin_file()
+        except (peewee.PeeweeException, OSError) as exc:
             self.close()
             raise StoreError(f"store {url!r}: {exc}") from exc
         except BaseException:
@@ -59,6 +72,15 @@ class Store:
             raise
         self.jobs = JobStore(self.db)
         self.engines = EngineStore(self.db, self.jobs)
+
+    def _pin_file(self) -> tuple[int, int] | None:
+        """The (device, inode) of the SQLite file this store opened; None on PostgreSQL."""
+        if self.target.kind != "sqlite":
+            return None
+        if not self.target.read_only:
+            self.db.pin_file(self.target.path)
+        st = os.stat(self.target.path)
+        return st.st_dev, st.st_ino
 
     @property
     def key(self) -> str:
@@ -78,13 +100,54 @@ class Store:
                 self._notifier = make_notifier(self.target)
             return self._notifier
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, *, truncate: bool = False) -> Checkpoint:
         """Move SQLite's write-ahead log into the database file (no-op on PostgreSQL).
 
-        PASSIVE: never blocks writers, so the engine can run it beside the hot path.
+        PASSIVE by default: it never blocks writers, so the engine runs it beside the hot path.
+        With `truncate` it also empties the -wal file; that holds new writers off while it
+        waits for readers, so it waits at most TRUNCATE_WAIT_MS and suits an idle store.
         """
-        if self.target.kind == "sqlite":
-            self.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        if self.target.kind != "sqlite":
+            return Checkpoint(True, 0)
+        if not truncate:
+            return self._checkpoint("PASSIVE")
+        self._pragma(f"PRAGMA busy_timeout = {TRUNCATE_WAIT_MS}")
+        try:
+            return self._checkpoint("TRUNCATE")
+        finally:
+            self._pragma(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def _checkpoint(self, mode: str) -> Checkpoint:
+        busy, frames, _ = self._pragma(f"PRAGMA wal_checkpoint({mode})")
+        return Checkpoint(not busy, max(0, int(frames)))
+
+    def wal_bytes(self) -> int:
+        """The size of SQLite's -wal file (0 when there is none, and on PostgreSQL)."""
+        if self.target.kind != "sqlite":
+            return 0
+        try:
+            return os.path.getsize(self.target.path + "-wal")
+        except FileNotFoundError:
+            return 0
+
+    def check_file(self) -> None:
+        """Check that the SQLite file at the store's path is still the one it opened.
+
+        Raises:
+            StoreLostError: the file was deleted or replaced (never on PostgreSQL).
+        """
+        if self._file_id is None:
+            return
+        try:
+            st = os.stat(self.target.path)
+        except FileNotFoundError:
+            raise StoreLostError(self.target.path, replaced=False) from None
+        if (st.st_dev, st.st_ino) != self._file_id:
+            raise StoreLostError(self.target.path, replaced=True)
+
+    def _pragma(self, sql: str) -> tuple[Any, ...]:
+        row = self.db.execute_sql(sql).fetchone()
+        return tuple(row) if row is not None else ()
 
     def close(self) -> None:
         """Close the notifier and every thread's connection; idempotent."""

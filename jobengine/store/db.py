@@ -12,13 +12,14 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 import peewee
 
 from jobengine.errors import JobEngineError, StoreError
 
 DEFAULT_URL = "sqlite:///jobengine.db"
+BUSY_TIMEOUT_MS = 30_000  # how long an SQLite statement waits for another writer
 
 
 @dataclass(frozen=True)
@@ -34,21 +35,30 @@ class Target:
     url: str
     path: str = ""  # SQLite file path (absolute)
     key: str = ""
+    read_only: bool = False  # SQLite `?mode=ro`: the file is opened read-only
 
 
 def parse_url(url: str) -> Target:
-    """Parse `sqlite:///relative.db`, `sqlite:////abs.db` or `postgresql://...`.
+    """Parse `sqlite:///relative.db`, `sqlite:////abs.db` (either with `?mode=ro` to open the
+    file read-only) or `postgresql://...`.
 
     Raises:
-        StoreError: for any other scheme, or an SQLite URL without a file.
+        StoreError: for any other scheme, an SQLite URL without a file, or an SQLite option
+            other than `mode=ro`.
     """
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        raw = unquote(url[len("sqlite://") :])
+        raw, _, query = url[len("sqlite://") :].partition("?")
+        raw = unquote(raw)
         path = raw[1:] if raw.startswith("/") else raw
         if not path or path == ":memory:":
             raise StoreError(f"store URL {url!r}: give an SQLite file, e.g. sqlite:///jobengine.db")
-        return Target("sqlite", url, os.path.abspath(path), os.path.realpath(path))
+        options = parse_qs(query, keep_blank_values=True)
+        if options and options != {"mode": ["ro"]}:
+            raise StoreError(f"store URL {url!r}: the only SQLite option is ?mode=ro (read-only)")
+        return Target(
+            "sqlite", url, os.path.abspath(path), os.path.realpath(path), read_only=bool(options)
+        )
     if parsed.scheme in ("postgresql", "postgres"):
         return Target("postgresql", url, key=_pg_key(url))
     raise StoreError(
@@ -132,7 +142,15 @@ class _Tracked:
 
 
 class _SqliteDatabase(_Tracked, peewee.SqliteDatabase):  # type: ignore[misc]
-    pass
+    def pin_file(self, path: str) -> None:
+        """Open later connections only on a file that exists at `path` (SQLite's mode=rw).
+
+        Once the store has opened its file, a thread that connects after the file was deleted
+        fails instead of creating an empty database nobody else would see.
+        """
+        if not self.connect_params.get("uri"):
+            self.database = f"file:{quote(path)}?mode=rw"
+            self.connect_params["uri"] = True
 
 
 class _PostgresqlDatabase(_Tracked, peewee.PostgresqlDatabase):  # type: ignore[misc]
@@ -142,14 +160,17 @@ class _PostgresqlDatabase(_Tracked, peewee.PostgresqlDatabase):  # type: ignore[
 def open_database(target: Target) -> peewee.Database:
     """Open a peewee database for `target` (connections are per thread)."""
     if target.kind == "sqlite":
+        # Turning WAL on writes the file: a read-only one keeps the journal mode it has.
+        pragmas = {} if target.read_only else {"journal_mode": "wal"}
         return _SqliteDatabase(
-            target.path,
+            f"file:{quote(target.path)}?mode=ro" if target.read_only else target.path,
+            uri=target.read_only,
             pragmas={
-                "journal_mode": "wal",
+                **pragmas,
                 # WAL + NORMAL: a commit survives a process crash; only an OS crash may lose
                 # the last transactions, which is the usual trade for a job store.
                 "synchronous": "normal",
-                "busy_timeout": 30000,
+                "busy_timeout": BUSY_TIMEOUT_MS,
                 # Checkpoints fsync and take ~10 ms: a started engine runs them on a thread of
                 # their own (Store.checkpoint); this only bounds the WAL when none is running.
                 "wal_autocheckpoint": 20000,

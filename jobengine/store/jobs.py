@@ -17,6 +17,7 @@ from typing import Any
 import peewee
 
 from jobengine.errors import JobKeyConflict, StoreError
+from jobengine.retry import Retry, retry_delay_s
 from jobengine.store.db import driver_errors, immediate, is_sqlite, translate_errors
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import JobMessageRow as M
@@ -454,18 +455,23 @@ class JobStore:
             out.update((u, st) for u, st in self._run(self.sql.states(len(chunk)), chunk))
         return out
 
-    def select(self, *, limit: int | None = None, **filters: Any) -> list[JobRecord]:
+    def select(
+        self, *, limit: int | None = None, newest_first: bool = False, **filters: Any
+    ) -> list[JobRecord]:
         """Jobs matching every given filter (None = no filter), oldest first.
 
-        Filters: uuid, state, key, method, description, scheduled_job, queue, parent,
-        begin_after_ms (begun at or after), begin_before_ms (begun at or before),
-        end_before_ms (ended at or before).
+        Args:
+            limit: at most this many: the oldest ones, or with `newest_first` the newest.
+            newest_first: newest first (by insertion order).
+            filters: uuid, state, key, method, description, scheduled_job, queue, parent,
+                begin_after_ms (begun at or after), begin_before_ms (begun at or before),
+                end_before_ms (ended at or before).
         """
         cond = _conditions(filters)
         query = J.select(*_COLUMNS)
         if cond is not None:
             query = query.where(cond)
-        query = query.order_by(J.id)
+        query = query.order_by(J.id.desc() if newest_first else J.id)
         if limit is not None:
             query = query.limit(limit)
         return [from_tuple(r) for r in query.tuples().execute(self.db)]
@@ -531,18 +537,11 @@ _PRIORITY = _RECORD_FIELDS.index("priority")
 
 
 def _retry_delay(fin: Finish, row: dict[str, Any]) -> float | None:
-    """Seconds until another attempt, or None when this outcome is final."""
+    """Seconds until another attempt, or None when this outcome is final (`retry_delay_s`)."""
     if fin.state != "FAILED":
         return None
-    policy = json.loads(row["retry"]) if row["retry"] else None
-    if fin.retry_delay_s is not None:
-        # RetryLater: honoured up to the policy's count, or 3 more attempts without one.
-        limit = int(policy["count"]) if policy is not None else 3
-        return float(fin.retry_delay_s) if row["attempt"] <= limit else None
-    if policy is None or row["attempt"] > int(policy["count"]):
-        return None
-    exponent = int(row["attempt"]) - 1
-    return float(policy["interval"]) * float(policy["backoff"]) ** exponent
+    policy = Retry(**json.loads(row["retry"])) if row["retry"] else None
+    return retry_delay_s(int(row["attempt"]), policy, fin.retry_delay_s)
 
 
 _FILTERS = {

@@ -16,9 +16,13 @@ SCHEMA_VERSION = 3  # the number of the newest migration module
 def migrate(db: peewee.Database) -> list[str]:
     """Apply pending migrations; safe when several processes start at once.
 
+    A current schema is only read, never written, so a read-only store opens.
+
     Returns:
         The names of the migrations applied now.
     """
+    if not pending(db):
+        return []
     runner = Runner(db, MIGRATIONS_DIR)
     if is_sqlite(db):
         # BEGIN IMMEDIATE serialises concurrent starters; the runner's own atomic()

@@ -35,7 +35,7 @@ def insert_raw(engine: Engine, method: str, args: list[object]) -> str:
             run_after_ms=now_ms,
         )
     )
-    engine._announce_new()
+    engine.announcer.new(None)
     return uuid
 
 

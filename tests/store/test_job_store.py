@@ -207,6 +207,14 @@ def test_select_filters_and_refuses_unknown_filter(store: Store) -> None:
         store.jobs.select(colour="red")
 
 
+def test_select_takes_the_newest_first_with_a_limit(store: Store) -> None:
+    uuids = [store.jobs.insert(new_job(key=f"k{i}"))[0].uuid for i in range(5)]
+    assert [r.uuid for r in store.jobs.select(limit=2)] == uuids[:2]
+    assert [r.uuid for r in store.jobs.select(limit=2, newest_first=True)] == uuids[:2:-1]
+    newest = store.jobs.select(key="k1", newest_first=True)
+    assert [r.uuid for r in newest] == [uuids[1]]
+
+
 def test_migrations_are_recorded_and_not_applied_twice(store_url: str) -> None:
     from jobengine.store import pending
     from jobengine.store.schema import migrate

@@ -102,6 +102,8 @@ def test_jobs_lists_the_newest_jobs_oldest_first(db: str) -> None:
     shown = [u for u in uuids if u in listed]
     assert shown == uuids[2:]
     assert listed.index(uuids[2]) < listed.index(uuids[3])
+    everything = invoke("jobs", "--limit", "0", "--db", db).stdout
+    assert [u for u in uuids if u in everything] == uuids
 
 
 def test_schedule_next_at_the_end_of_time_is_one_line() -> None:

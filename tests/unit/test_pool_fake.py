@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
@@ -293,3 +296,28 @@ def test_a_lent_slot_waits_out_a_failed_worker_start(make_pool: MakePool, clock:
     assert pool.idle == 1
     pool.submit(JobSpec("child", "m:f"))
     assert len(factory.alive) == 2
+
+
+def _epoll_fds() -> int:
+    fds = os.listdir("/proc/self/fd")
+    links = []
+    for fd in fds:
+        with contextlib.suppress(OSError):  # the listing's own fd is gone by now
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return sum(1 for link in links if "eventpoll" in link)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds through /proc")
+def test_stop_closes_the_selector_so_cycles_leave_no_epoll_fd(clock: FakeClock) -> None:
+    gc.disable()  # a leak must not hide behind the cycle collector
+    try:
+        before = _epoll_fds()
+        for _ in range(10):
+            factory = FakeProcessFactory()
+            pool = Pool(2, clock=clock, factory=factory, grace_s=0)
+            pool.start()
+            pool.stop()
+            factory.close()
+        assert _epoll_fds() == before
+    finally:
+        gc.enable()

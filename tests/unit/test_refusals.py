@@ -16,6 +16,7 @@ from jobengine import Engine, JobState, Retry, RetryLater
 from jobengine.clock import to_ms
 from jobengine.errors import JobEngineError, JobGoneError, SerializationError
 from jobengine.launch import check_wait_timeout
+from jobengine.retry import retry_delay_s
 
 ADD = "tests.integration.jobs:add"
 
@@ -128,7 +129,7 @@ def test_retry_refuses_bad_fields(fields: dict[str, Any], words: str) -> None:
 
 
 def test_retry_with_no_interval_may_have_any_backoff() -> None:
-    assert Retry(count=5000, interval=0, backoff=10).delay_s(5000) == 0.0
+    assert retry_delay_s(5000, Retry(count=5000, interval=0, backoff=10), None) == 0.0
 
 
 @pytest.mark.parametrize("delay", [math.nan, -1, math.inf, "soon", 1e20])

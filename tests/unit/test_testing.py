@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jobengine import testing
 from jobengine.testing import FakeClock
 
 
@@ -26,3 +29,24 @@ def test_fake_clock_refuses_naive_times_and_backward_advance() -> None:
     earlier = clock.now() - timedelta(minutes=5)
     clock.set(earlier)
     assert clock.now() == earlier
+
+
+def test_testing_offers_the_pool_fakes_without_loading_the_pool_up_front() -> None:
+    code = (
+        "import sys, jobengine.testing as t\n"
+        "assert 'jobengine.pool' not in sys.modules\n"
+        "from jobengine.pool.fake import FakeProcess, FakeProcessFactory\n"
+        "assert t.FakeProcessFactory is FakeProcessFactory and t.FakeProcess is FakeProcess\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        testing.Nope  # noqa: B018
+
+
+def test_job_gone_error_is_part_of_the_public_api() -> None:
+    import jobengine
+    from jobengine.errors import JobEngineError, JobGoneError
+
+    assert jobengine.JobGoneError is JobGoneError
+    assert issubclass(jobengine.JobGoneError, JobEngineError)
+    assert "JobGoneError" in jobengine.__all__
