@@ -60,6 +60,9 @@ def parse_url(url: str) -> Target:
             "sqlite", url, os.path.abspath(path), os.path.realpath(path), read_only=bool(options)
         )
     if parsed.scheme in ("postgresql", "postgres"):
+        # One spelling for the driver: libpq reads a URI given as the database name only when
+        # it starts with postgresql://.
+        url = "postgresql://" + url.partition("://")[2]
         return Target("postgresql", url, key=_pg_key(url))
     raise StoreError(
         f"store URL {url!r}: unknown scheme {parsed.scheme!r} "

@@ -185,3 +185,11 @@ def test_a_closed_store_refuses_work_and_opens_no_connection(store_url: str) -> 
     with pytest.raises(StoreError, match="closed"):
         _ = store.notifier
     assert store.db.open_connections() == 0  # type: ignore[attr-defined]
+
+
+def test_postgres_scheme_is_the_same_store_as_postgresql() -> None:
+    from jobengine.store.db import parse_url
+
+    short = parse_url("postgres://someone@db.example:5432/jobs")
+    assert short.url == "postgresql://someone@db.example:5432/jobs"
+    assert short.key == parse_url("postgresql://someone@db.example:5432/jobs").key
