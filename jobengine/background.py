@@ -352,21 +352,27 @@ class BackgroundJobs:
         jobs = list(jobs)
         check_jobs(jobs, BackgroundJob)
         timeout = check_wait_timeout(timeout)
+        seen: dict[str, JobRecord] = {}
         with runtime.lending_slot():
-            done = self._wait_uuids([j.uuid for j in jobs if not j.state.is_final], timeout)
-        by_uuid = {r.uuid: r for r in self._store.jobs.find_many([j.uuid for j in jobs])}
+            pending = [j.uuid for j in jobs if not j.state.is_final]
+            done = self._wait_uuids(pending, timeout, seen)
+        unread = [j.uuid for j in jobs if j.uuid not in seen]
+        by_uuid = {**seen, **{r.uuid: r for r in self._store.jobs.find_many(unread)}}
         for job in jobs:
             if job.uuid not in by_uuid:
                 raise JobGoneError(job.uuid, job.method)
             job._apply(by_uuid[job.uuid])
         return done
 
-    def _wait_uuids(self, uuids: list[str], timeout: float | None) -> bool:
-        """Wait until none of `uuids` is ACTIVE in the store.
+    def _wait_uuids(
+        self, uuids: list[str], timeout: float | None, seen: dict[str, JobRecord]
+    ) -> bool:
+        """Wait until none of `uuids` is ACTIVE in the store; `seen` gets the finished jobs'
+        records as read, so the caller need not read them again.
 
-        A wake-up is only a hint to look again: the states of the jobs it names are read from
-        the store (one query per wake-up) before they count as finished, so a forged or stale
-        notification ends no wait. The slow fallback poll reads every pending job.
+        A wake-up is only a hint to look again: the jobs it names are read from the store (one
+        query per wake-up) before they count as finished, so a forged or stale notification
+        ends no wait. The slow fallback poll reads every pending job.
         """
         pending = set(uuids)
         if not pending:
@@ -380,8 +386,7 @@ class BackgroundJobs:
             while True:
                 look |= waiter.take() & pending
                 if look:
-                    states = self._store.jobs.states(sorted(look))
-                    pending -= {u for u in look if states.get(u) != JobState.ACTIVE}
+                    pending -= self._ended(look, seen)
                 if not pending:
                     return True
                 left = FALLBACK_POLL_S if deadline is None else deadline - time.monotonic()
@@ -391,6 +396,17 @@ class BackgroundJobs:
                 look = set() if woken else set(pending)
         finally:
             hub.unwatch(uuids, waiter)
+
+    def _ended(self, uuids: set[str], seen: dict[str, JobRecord]) -> set[str]:
+        """Which of `uuids` are no longer ACTIVE. A few are read whole (the caller's next read
+        saved: one query for a lone job's wait); many, by state only (thousands waited on)."""
+        if len(uuids) > 64:
+            states = self._store.jobs.states(sorted(uuids))
+            return {u for u in uuids if states.get(u) != JobState.ACTIVE}
+        read = {r.uuid: r for r in self._store.jobs.find_many(sorted(uuids))}
+        ended = {u for u in uuids if u not in read or read[u].state != JobState.ACTIVE}
+        seen.update((u, read[u]) for u in ended if u in read)
+        return ended
 
 
 def _current_job_uuid() -> str | None:

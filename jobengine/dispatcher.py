@@ -227,10 +227,11 @@ class Dispatcher:
                 text = clip(ev.text, limits.message_bytes, "message")
                 b.messages.append((ev.uuid, int(ev.at * 1000), text))
             elif isinstance(ev, JobFinished):
-                self._running.pop(ev.uuid, None)
+                rec = self._running.pop(ev.uuid, None)
                 self._handed.discard(ev.uuid)
                 b.finishes.append(_finish(ev, limits))
-                self._maybe_work = True  # a freed key may let a queued job run
+                if rec is None or rec.key:
+                    self._maybe_work = True  # its freed key may let a queued job run
             elif isinstance(ev, JobReturned):
                 # Queued in a worker but never started: run it next, elsewhere (it keeps its
                 # claim; at shutdown the claim is released with the rest of _ready).

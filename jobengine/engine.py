@@ -203,6 +203,7 @@ class Engine:
 
         threading.Thread(target=stop_and_report, name="jobengine-lost", daemon=True).start()
 
+
 class _Announcer:
     """Tells this engine's dispatcher directly, and other processes through the store."""
 
