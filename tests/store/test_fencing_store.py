@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from jobengine.store import Batch, Finish, Store
-from tests.store.test_job_store import NOW, new_job
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store(store_url)
-    yield s
-    s.close()
+from tests.store.conftest import NOW, new_job
 
 
 def _two_claimed(store: Store) -> tuple[str, str]:

@@ -4,35 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from jobengine.errors import JobKeyConflict, StoreError
-from jobengine.store import Batch, Finish, NewJob, Store
-
-NOW = 1_700_000_000_000
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store(store_url)
-    yield s
-    s.close()
-
-
-def new_job(**kw: object) -> NewJob:
-    values: dict[str, object] = {
-        "uuid": str(uuid.uuid4()),
-        "method": "tests.integration.jobs:add",
-        "args": "[1, 2]",
-        "kwargs": "{}",
-        "begin_ms": NOW,
-        "run_after_ms": NOW,
-    }
-    values.update(kw)
-    return NewJob(**values)  # type: ignore[arg-type]
+from jobengine.store import Batch, Finish, Store
+from tests.store.conftest import NOW, new_job
 
 
 def finish(uuid_: str, state: str = "COMPLETED", **kw: object) -> Batch:

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from jobengine.store import Batch, Finish, NewJob, Store
+from tests.store.conftest import NOW
 
-NOW = 1_700_000_000_000
 DAY_MS = 86_400_000
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store(store_url)
-    yield s
-    s.close()
 
 
 def insert(store: Store, **kw: object) -> str:

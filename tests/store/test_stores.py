@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from pathlib import Path
 
 import peewee
 import pytest
 
 from jobengine.errors import StoreError
-from jobengine.store import NewJob, Store
+from jobengine.store import Store
 from jobengine.store.db import parse_url
 from jobengine.store.models import BackgroundJobRow, EngineRow
-
-NOW = 1_700_000_000_000
-
-
-def new_job(**kw: object) -> NewJob:
-    values: dict[str, object] = {
-        "uuid": str(uuid.uuid4()),
-        "method": "tests.integration.jobs:add",
-        "args": "[1, 2]",
-        "kwargs": "{}",
-        "begin_ms": NOW,
-        "run_after_ms": NOW,
-    }
-    values.update(kw)
-    return NewJob(**values)  # type: ignore[arg-type]
+from tests.store.conftest import NOW, new_job
 
 
 def test_two_sqlite_stores_in_one_process_keep_their_jobs_apart(tmp_path: Path) -> None:
