@@ -1,10 +1,10 @@
 """Background jobs, side by side in one run: jobengine against Huey (SQLite) and procrastinate
 (PostgreSQL), each engine or consumer in its own process as users deploy them.
 
-    python bench/bench_background.py [--n 5000] [--latency-n 300] [--repeats 3]
+    python bench/bench_background.py [--n 5000] [--pg-n 2000] [--latency-n 300] [--repeats 3]
                                      [--only jobengine,huey-sqlite,...]
                                      [--pg-url URL] [--procrastinate-url URL]
-    python bench/bench_background.py --quick        # smoke run: n=500, latency-n=50, 1 repeat
+    python bench/bench_background.py --quick        # smoke: n=500, pg-n=300, latency-n=50, 1 run
 
 Systems (the default run is the first five):
 - jobengine: `python -m jobengine run --workers 2` on SQLite, in its own process;
@@ -15,7 +15,8 @@ Systems (the default run is the first five):
 - optional: jobengine-pg-inproc, huey-redis, celery-redis (need Redis at 127.0.0.1:6379).
 Every system runs 2 workers and the no-op job `bench.tasks:noop(i) -> i`; the client (enqueue,
 waiting on results) is this process. Measured, each a median over the repeats:
-- enqueue/s: n single enqueue calls, no worker running;
+- enqueue/s: n single enqueue calls, no worker running (n is --pg-n on PostgreSQL, where
+  procrastinate drains some 60 jobs/s here);
 - drain/s: those n queued jobs, from starting the engine/consumer process (or `start()`) until
   every result is stored; "1st s" is the time from that start to the first stored result;
 - steady/s: engine/consumer running and warmed up (one job run and waited on); n jobs enqueued
@@ -31,6 +32,7 @@ load from other users of the machine hits them alike; compare ratios, not absolu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -51,6 +53,7 @@ SYSTEMS = [*DEFAULT_SYSTEMS, "jobengine-pg-inproc", "huey-redis", "celery-redis"
 BATCHED = ("jobengine", "jobengine-pg")  # batch against single execute, on each store
 SQLITE_PEERS = ("huey-sqlite", "huey-redis", "celery-redis")
 PG_PEERS = ("procrastinate",)
+PG_SYSTEMS = ("jobengine-pg", "jobengine-pg-inproc", "procrastinate")
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/jobengine_bench"
 DEFAULT_PROCRASTINATE = "postgresql://postgres@127.0.0.1:5432/procrastinate_bench"
 
@@ -60,6 +63,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=5000, help="jobs to enqueue and drain")
+    parser.add_argument(
+        "--pg-n",
+        type=int,
+        default=2000,
+        help="n for the PostgreSQL systems (procrastinate is slow)",
+    )
     parser.add_argument("--latency-n", type=int, default=300, help="sequential latency jobs")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--warmup", type=int, default=20, help="latency warm-up jobs")
@@ -82,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.latency_n, args.repeats, args.warmup = 500, 50, 1, 5
+        args.n, args.pg_n, args.latency_n, args.repeats, args.warmup = 500, 300, 50, 1, 5
     names = (
         DEFAULT_SYSTEMS if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
     )
@@ -94,6 +103,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def make_system(name: str, config: Config, redis_dbs: RedisDatabases):
+    if name in PG_SYSTEMS:
+        config = dataclasses.replace(config, n=config.pg_n)
     if name.startswith("jobengine"):
         from bench.jobengine_runner import JobengineSystem
 
@@ -172,13 +183,15 @@ def main(argv: list[str] | None = None) -> int:
         latency_n=args.latency_n,
         warmup=args.warmup,
         repeats=args.repeats,
+        pg_n=args.pg_n,
         huey_notify=args.huey_notify,
         pg_url=args.pg_url,
         procrastinate_url=args.procrastinate_url,
     )
     print(
-        f"background jobs: n={config.n}, latency-n={config.latency_n}, repeats={config.repeats}, "
-        f"2 workers each; Python {platform.python_version()}, {os.cpu_count()} CPUs",
+        f"background jobs: n={config.n} (PostgreSQL {config.pg_n}), latency-n={config.latency_n}, "
+        f"repeats={config.repeats}, 2 workers each; "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
         flush=True,
     )
     started = time.perf_counter()

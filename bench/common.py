@@ -39,6 +39,7 @@ class Config:
     latency_n: int
     warmup: int
     repeats: int
+    pg_n: int = 2000  # n for the PostgreSQL systems
     huey_notify: bool = False
     pg_url: str | None = None  # jobengine's PostgreSQL database (tables dropped each run)
     procrastinate_url: str | None = None  # procrastinate's database (tables truncated)
