@@ -1,24 +1,38 @@
-"""Background jobs, side by side: jobengine (SQLite) against Huey and Celery, in one run.
+"""Background jobs, side by side in one run: jobengine against Huey (SQLite) and procrastinate
+(PostgreSQL), each engine or consumer in its own process as users deploy them.
 
-    python bench/bench_background.py [--n 5000] [--latency-n 300] [--repeats 3]
-                                     [--only jobengine,huey-sqlite,huey-redis,celery-redis]
-    python bench/bench_background.py --quick        # smoke run: n=500, latency-n=50, 1 repeat
+    python bench/bench_background.py [--n 5000] [--pg-n 2000] [--latency-n 300] [--repeats 3]
+                                     [--only jobengine,huey-sqlite,...]
+                                     [--pg-url URL] [--procrastinate-url URL]
+    python bench/bench_background.py --quick        # smoke: n=500, pg-n=300, latency-n=50, 1 run
 
-Every system runs 2 worker processes and the no-op job `bench.tasks:noop(i) -> i`. Measured:
-- enqueue/s: n single enqueue calls with no worker running;
-- drain/s: those n queued jobs, from starting the workers until every result is stored
-  (worker start-up included; "1st s" is the time to the first stored result);
-- p50/p99 ms: execute -> wait-for-result latency over latency-n sequential jobs, workers idle
-  and warmed up, each system waiting the way it offers (jobengine `job.result()`, Huey
-  `result(blocking=True)`, Celery `AsyncResult.get()`).
-Each measurement is repeated with a fresh store and the median is reported. The Redis peers
-need a Redis server at 127.0.0.1:6379; they use databases that are empty when the run starts
-and flush them afterwards.
+Systems (the default run is the first five):
+- jobengine: `python -m jobengine run --workers 2` on SQLite, in its own process;
+- jobengine-inproc: the same engine started inside the benchmark process;
+- huey-sqlite: SqliteHuey, its consumer in its own process (2 process workers);
+- jobengine-pg: `jobengine run --workers 2` on PostgreSQL (--pg-url), in its own process;
+- procrastinate: its worker (`--concurrency 2`) in its own process (--procrastinate-url);
+- optional: jobengine-pg-inproc, huey-redis, celery-redis (need Redis at 127.0.0.1:6379).
+Every system runs 2 workers and the no-op job `bench.tasks:noop(i) -> i`; the client (enqueue,
+waiting on results) is this process. Measured, each a median over the repeats:
+- enqueue/s: n single enqueue calls, no worker running (n is --pg-n on PostgreSQL, where
+  procrastinate drains some 60 jobs/s here);
+- drain/s: those n queued jobs, from starting the engine/consumer process (or `start()`) until
+  every result is stored; "1st s" is the time from that start to the first stored result;
+- steady/s: engine/consumer running and warmed up (one job run and waited on); n jobs enqueued
+  in a burst by single calls; n / (time from the first enqueue call to the last stored result);
+- p50/p99 ms: execute -> result over latency-n sequential jobs, workers idle and warm, each
+  system waiting the way it offers (jobengine `job.result()`, Huey `result(blocking=True)`,
+  procrastinate: poll `get_job_status` every 1 ms, Celery `AsyncResult.get()`);
+- batch/s (jobengine only): n jobs enqueued at once, beside single `execute` on the same store.
+Each measurement starts from a fresh store. The systems are interleaved within each repeat, so
+load from other users of the machine hits them alike; compare ratios, not absolute numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -32,14 +46,16 @@ if __package__ in (None, ""):  # run as a script: make `bench.*` importable (als
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_root, os.environ.get("PYTHONPATH")]))
 
 from bench.common import Config, RedisDatabases, SystemResult, Unavailable, percentile
+from bench.report import print_ratios, print_table, print_targets
 
-SYSTEMS = ["jobengine", "huey-sqlite", "huey-redis", "celery-redis"]
-BASELINE = "huey-sqlite"
-# Targets from issue 3, against Huey+SQLite.
-TARGET_DRAIN_X = 3.0
-TARGET_ENQUEUE_X = 2.0
-TARGET_P50_MS = 2.0
-TARGET_P99_MS = 5.0
+DEFAULT_SYSTEMS = ["jobengine", "jobengine-inproc", "huey-sqlite", "jobengine-pg", "procrastinate"]
+SYSTEMS = [*DEFAULT_SYSTEMS, "jobengine-pg-inproc", "huey-redis", "celery-redis"]
+BATCHED = ("jobengine", "jobengine-pg")  # batch against single execute, on each store
+SQLITE_PEERS = ("huey-sqlite", "huey-redis", "celery-redis")
+PG_PEERS = ("procrastinate",)
+PG_SYSTEMS = ("jobengine-pg", "jobengine-pg-inproc", "procrastinate")
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/jobengine_bench"
+DEFAULT_PROCRASTINATE = "postgresql://postgres@127.0.0.1:5432/procrastinate_bench"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,11 +63,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=5000, help="jobs to enqueue and drain")
+    parser.add_argument(
+        "--pg-n",
+        type=int,
+        default=2000,
+        help="n for the PostgreSQL systems (procrastinate is slow)",
+    )
     parser.add_argument("--latency-n", type=int, default=300, help="sequential latency jobs")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--warmup", type=int, default=20, help="latency warm-up jobs")
     parser.add_argument("--only", help="comma-separated: " + ",".join(SYSTEMS))
     parser.add_argument("--quick", action="store_true", help="n=500, latency-n=50, 1 repeat")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", DEFAULT_PG),
+        help="jobengine's PostgreSQL database; its jobengine tables are DROPPED each run",
+    )
+    parser.add_argument(
+        "--procrastinate-url",
+        default=os.environ.get("BENCH_PROCRASTINATE_URL", DEFAULT_PROCRASTINATE),
+        help="procrastinate's database; its procrastinate tables are TRUNCATED each run",
+    )
     parser.add_argument(
         "--huey-notify",
         action="store_true",
@@ -59,8 +91,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.latency_n, args.repeats, args.warmup = 500, 50, 1, 5
-    names = SYSTEMS if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
+        args.n, args.pg_n, args.latency_n, args.repeats, args.warmup = 500, 300, 50, 1, 5
+    names = (
+        DEFAULT_SYSTEMS if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
+    )
     unknown = [s for s in names if s not in SYSTEMS]
     if unknown:
         parser.error(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
@@ -69,10 +103,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def make_system(name: str, config: Config, redis_dbs: RedisDatabases):
-    if name == "jobengine":
+    if name in PG_SYSTEMS:
+        config = dataclasses.replace(config, n=config.pg_n)
+    if name.startswith("jobengine"):
         from bench.jobengine_runner import JobengineSystem
 
-        return JobengineSystem(config)
+        kind = "postgresql" if name.startswith("jobengine-pg") else "sqlite"
+        in_process = name.endswith("-inproc")
+        return JobengineSystem(config, kind=kind, in_process=in_process, pg_url=config.pg_url)
+    if name == "procrastinate":
+        from bench.peers_procrastinate import ProcrastinateSystem
+
+        return ProcrastinateSystem(config, config.procrastinate_url)
     if name in ("huey-sqlite", "huey-redis"):
         from bench.peers_huey import HueySystem
 
@@ -110,96 +152,28 @@ def run_once(system, result: SystemResult, rep: int, repeats: int) -> None:
     tag = f"[{result.name}] run {rep + 1}/{repeats}"
     try:
         t = system.throughput()
-        result.throughput.append(t)
-        first = "" if t.first_result is None else f" (first result after {t.first_result:.2f} s)"
+        result.add_throughput(t)
+        first = "" if t.first_result is None else f", first result after {t.first_result:.2f} s"
         print(
             f"{tag}: enqueue {t.enqueue_rate:,.0f}/s, drain {t.drain_rate:,.0f}/s{first}",
             flush=True,
         )
-        samples = system.latency()
-        result.p50.append(percentile(samples, 50))
-        result.p99.append(percentile(samples, 99))
+        steady, samples = system.warm()
+        result.add("steady_rate", steady)
+        result.add("p50", percentile(samples, 50))
+        result.add("p99", percentile(samples, 99))
+        p50, p99 = result.samples["p50"][-1] * 1e3, result.samples["p99"][-1] * 1e3
         print(
-            f"{tag}: latency p50 {result.p50[-1] * 1e3:.2f} ms, p99 {result.p99[-1] * 1e3:.2f} ms",
-            flush=True,
+            f"{tag}: steady drain {steady:,.0f}/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms", flush=True
         )
+        if result.name in BATCHED:
+            single, batch = system.batch()
+            result.add("single_rate", single)
+            result.add("batch_rate", batch)
+            print(f"{tag}: single execute {single:,.0f}/s, batch {batch:,.0f}/s", flush=True)
     except Exception as exc:
         result.errors.append(f"{type(exc).__name__}: {exc}")
         print(f"{tag}: FAILED\n{traceback.format_exc()}", flush=True)
-
-
-# --- report ----------------------------------------------------------------------------------
-
-
-def _fmt(value: float | None, scale: float = 1.0, digits: int = 0) -> str:
-    return "-" if value is None else f"{value * scale:,.{digits}f}"
-
-
-def print_table(results: list[SystemResult]) -> None:
-    header = (
-        f"{'system':<14} {'enqueue/s':>10} {'drain/s':>9} {'1st s':>6} {'p50 ms':>8} {'p99 ms':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        if r.unavailable is not None:
-            print(f"{r.name:<14} {r.name}: {r.unavailable}")
-            continue
-        row = (
-            f"{r.name:<14} {_fmt(r.median('enqueue_rate')):>10} {_fmt(r.median('drain_rate')):>9} "
-            f"{_fmt(r.median('first_result'), digits=2):>6} "
-            f"{_fmt(r.median('p50'), 1e3, 2):>8} {_fmt(r.median('p99'), 1e3, 2):>8}"
-        )
-        if r.errors:
-            row += f"   (failed: {r.errors[0]})"
-        print(row)
-
-
-def _ratio(a: float | None, b: float | None) -> str:
-    return "-" if not a or not b else f"{a / b:.2f}x"
-
-
-def _verdict(ok: bool | None) -> str:
-    return "" if ok is None else (" ok" if ok else " MISSED")
-
-
-def print_ratios(results: list[SystemResult]) -> None:
-    by_name = {r.name: r for r in results}
-    je = by_name.get("jobengine")
-    if je is None:
-        return
-    print()
-    if je.unavailable is not None or not je.throughput:
-        print(f"ratios: n/a (jobengine: {je.unavailable or 'no measurements'})")
-        return
-    enq, drain = je.median("enqueue_rate"), je.median("drain_rate")
-    p50, p99 = je.median("p50"), je.median("p99")
-    print("jobengine against each peer (enqueue, drain: how many times more jobs/s;")
-    print("p50, p99: how many times lower latency):")
-    for peer in results:
-        if peer is je or not peer.throughput:
-            continue
-        penq, pdrain = peer.median("enqueue_rate"), peer.median("drain_rate")
-        pp50, pp99 = peer.median("p50"), peer.median("p99")
-        line = (
-            f"  vs {peer.name:<13} enqueue {_ratio(enq, penq)}, drain {_ratio(drain, pdrain)}, "
-            f"p50 {_ratio(pp50, p50)}, p99 {_ratio(pp99, p99)}"
-        )
-        print(line)
-    base = by_name.get(BASELINE)
-    print("targets (issue 3):")
-    if base is not None and base.throughput:
-        benq, bdrain = base.median("enqueue_rate"), base.median("drain_rate")
-        ok = None if not (enq and benq) else enq >= TARGET_ENQUEUE_X * benq
-        print(f"  enqueue >= {TARGET_ENQUEUE_X:g}x {BASELINE}: {_ratio(enq, benq)}{_verdict(ok)}")
-        ok = None if not (drain and bdrain) else drain >= TARGET_DRAIN_X * bdrain
-        print(f"  drain   >= {TARGET_DRAIN_X:g}x {BASELINE}: {_ratio(drain, bdrain)}{_verdict(ok)}")
-    else:
-        print(f"  enqueue/drain ratios need {BASELINE} in the run")
-    ok = None if p50 is None else p50 * 1e3 <= TARGET_P50_MS
-    print(f"  p50 <= {TARGET_P50_MS:g} ms: {_fmt(p50, 1e3, 2)} ms{_verdict(ok)}")
-    ok = None if p99 is None else p99 * 1e3 <= TARGET_P99_MS
-    print(f"  p99 <= {TARGET_P99_MS:g} ms: {_fmt(p99, 1e3, 2)} ms{_verdict(ok)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,18 +183,39 @@ def main(argv: list[str] | None = None) -> int:
         latency_n=args.latency_n,
         warmup=args.warmup,
         repeats=args.repeats,
+        pg_n=args.pg_n,
         huey_notify=args.huey_notify,
+        pg_url=args.pg_url,
+        procrastinate_url=args.procrastinate_url,
     )
     print(
-        f"background jobs: n={config.n}, latency-n={config.latency_n}, repeats={config.repeats}, "
-        f"2 workers each; Python {platform.python_version()}, {os.cpu_count()} CPUs",
+        f"background jobs: n={config.n} (PostgreSQL {config.pg_n}), latency-n={config.latency_n}, "
+        f"repeats={config.repeats}, 2 workers each; "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
         flush=True,
     )
     started = time.perf_counter()
     results = run_all(args.systems, config)
     print(f"\nmedians of {config.repeats} run(s), {time.perf_counter() - started:.0f} s in all\n")
     print_table(results)
-    print_ratios(results)
+    if any(r.name in BATCHED for r in results):
+        from bench.jobengine_runner import batch_api
+
+        print(f"batch/s: {batch_api()}")
+        for r in results:
+            single, batch = r.median("single_rate"), r.median("batch_rate")
+            if single and batch:
+                print(f"  {r.name:<14} single execute {single:,.0f}/s, batch {batch:,.0f}/s: "
+                      f"{batch / single:.1f}x")  # fmt: skip
+        print()
+    print("ratios (throughput: times more jobs/s; first_result, p50, p99: times lower):")
+    every = ("enqueue_rate", "drain_rate", "first_result", "steady_rate", "p50", "p99")
+    print_ratios(results, "jobengine", SQLITE_PEERS, every)
+    print_ratios(results, "jobengine-inproc", SQLITE_PEERS, every)
+    print_ratios(results, "jobengine-pg", PG_PEERS, every)
+    print_ratios(results, "jobengine-pg-inproc", PG_PEERS, every)
+    print()
+    print_targets(results)
     return 1 if any(r.errors for r in results) else 0
 
 

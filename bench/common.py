@@ -39,7 +39,23 @@ class Config:
     latency_n: int
     warmup: int
     repeats: int
+    pg_n: int = 2000  # n for the PostgreSQL systems
     huey_notify: bool = False
+    pg_url: str | None = None  # jobengine's PostgreSQL database (tables dropped each run)
+    procrastinate_url: str | None = None  # procrastinate's database (tables truncated)
+
+
+# The figures a system may report; each is one number per repeat (median reported).
+METRICS = (
+    "enqueue_rate",  # jobs/s, single enqueue calls, no worker running
+    "drain_rate",  # jobs/s, worker start included
+    "first_result",  # s, worker process start -> first stored result
+    "steady_rate",  # jobs/s, workers running and warm: first enqueue -> last result
+    "p50",  # s, execute -> result, sequential
+    "p99",
+    "batch_rate",  # jobs/s, one batch enqueue of n jobs
+    "single_rate",  # jobs/s, n single enqueue calls right before the batch, same store
+)
 
 
 @dataclass
@@ -49,20 +65,29 @@ class SystemResult:
     name: str
     unavailable: str | None = None
     errors: list[str] = field(default_factory=list)
-    throughput: list[Throughput] = field(default_factory=list)
-    p50: list[float] = field(default_factory=list)  # seconds, one per repeat
-    p99: list[float] = field(default_factory=list)
+    samples: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.unavailable is None and not self.errors
 
+    @property
+    def measured(self) -> bool:
+        return any(self.samples.values())
+
+    def add(self, what: str, value: float | None) -> None:
+        if what not in METRICS:
+            raise ValueError(f"unknown metric {what!r}")
+        if value is not None:
+            self.samples.setdefault(what, []).append(value)
+
+    def add_throughput(self, t: Throughput) -> None:
+        self.add("enqueue_rate", t.enqueue_rate)
+        self.add("drain_rate", t.drain_rate)
+        self.add("first_result", t.first_result)
+
     def median(self, what: str) -> float | None:
-        if what in ("p50", "p99"):
-            values = getattr(self, what)
-        else:
-            values = [getattr(t, what) for t in self.throughput]
-            values = [v for v in values if v is not None]
+        values = self.samples.get(what)
         return statistics.median(values) if values else None
 
 
@@ -224,14 +249,16 @@ class RedisDatabases:
         except Exception as exc:
             self.reason = f"Redis at {REDIS_HOST}:{REDIS_PORT} is not reachable ({exc})"
             return
-        # From the top down: low numbers are the ones applications usually use.
-        self._free = [db for db in range(count - 1, 0, -1) if redis_client(db).dbsize() == 0]
+        # Only the benchmark's own range (BENCH_REDIS_DBS, default 9-12), and only empty ones.
+        first, _, last = os.environ.get("BENCH_REDIS_DBS", "9-12").partition("-")
+        wanted = range(int(first), min(int(last or first), count - 1) + 1)
+        self._free = [db for db in wanted if redis_client(db).dbsize() == 0]
 
     def take(self, k: int) -> list[int]:
         if self.reason:
             raise Unavailable(self.reason)
         if len(self._free) < k:
-            raise Unavailable(f"fewer than {k} empty Redis databases left")
+            raise Unavailable(f"fewer than {k} empty Redis databases left in BENCH_REDIS_DBS")
         dbs, self._free = self._free[:k], self._free[k:]
         self.taken += dbs
         return dbs

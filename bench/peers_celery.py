@@ -120,17 +120,33 @@ class CelerySystem:
         finally:
             self._cleanup(client_app)
 
-    def latency(self) -> list[float]:
+    def warm(self) -> tuple[float, list[float]]:
+        """Steady drain rate and latency samples, on one running, warmed-up worker.
+
+        Steady drain: n tasks sent in a burst; the clock runs from the first `delay` until the
+        backend database holds n more results.
+        """
+        n = self.config.n
         client_app, task, cmd, env, log = self._fresh()
         try:
             with worker_process(cmd, log, env) as worker:
                 task.delay(-1).get(timeout=60)  # also covers the worker's start-up
                 worker.check_alive()
-                return time_latency(
+                backend = redis_client(self.backend_db)
+                base = backend.dbsize()
+                t0 = time.perf_counter()
+                for i in range(n):
+                    task.delay(i)
+                wait_for_count(
+                    lambda: backend.dbsize() - base, n, drain_timeout(n), worker.check_alive
+                )
+                steady = n / (time.perf_counter() - t0)
+                samples = time_latency(
                     lambda i: task.delay(i).get(timeout=5),
                     self.config.latency_n,
                     self.config.warmup,
                 )
+                return steady, samples
         finally:
             self._cleanup(client_app)
 

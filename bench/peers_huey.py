@@ -1,7 +1,8 @@
 """Huey peers: SqliteHuey on a temp file and RedisHuey, each with the process consumer (2 workers).
 
-The consumer runs in a subprocess (bench/huey_worker.py) with Huey's default polling settings;
-results are waited on the way Huey offers it, `result(blocking=True)`.
+The consumer runs in a subprocess (bench/huey_worker.py) with Huey's default polling settings.
+A single result is waited on the way Huey offers it, `result(blocking=True)`; drains poll
+`huey.result_count()` every 5 ms from this process.
 """
 
 from __future__ import annotations
@@ -123,18 +124,34 @@ class HueySystem:
         finally:
             self._cleanup(huey)
 
-    def latency(self) -> list[float]:
+    def warm(self) -> tuple[float, list[float]]:
+        """Steady drain rate and latency samples, on one running, warmed-up consumer.
+
+        Steady drain: n tasks enqueued in a burst; the clock runs from the first enqueue until
+        `result_count()` (results stored and not yet read) has grown by n.
+        """
+        n = self.config.n
         huey, task, cmd, log = self._fresh()
         try:
             with worker_process(cmd, log) as worker:
                 # The first job also covers the consumer's start-up.
                 task(-1).get(blocking=True, timeout=60)
                 worker.check_alive()
-                return time_latency(
+                base = huey.result_count()
+                t0 = time.perf_counter()
+                for i in range(n):
+                    task(i)
+                wait_for_count(
+                    lambda: huey.result_count() - base, n, drain_timeout(n), worker.check_alive
+                )
+                steady = n / (time.perf_counter() - t0)
+                huey.storage.flush_results()  # latency starts from an empty result store
+                samples = time_latency(
                     lambda i: task(i).get(blocking=True, timeout=5),
                     self.config.latency_n,
                     self.config.warmup,
                 )
+                return steady, samples
         finally:
             self._cleanup(huey)
 
