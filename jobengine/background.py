@@ -230,8 +230,9 @@ class BackgroundJobs:
 
     def _insert_staged(self, staged: Sequence[tuple[NewJob, str, BackgroundJob]]) -> None:
         results = self._store.jobs.insert_many([s[0] for s in staged], [s[1] for s in staged])
-        for (_, _, handle), (record, _) in zip(staged, results, strict=True):
-            handle._apply(record)
+        for (_, _, handle), (record, created) in zip(staged, results, strict=True):
+            if not created:  # "skip": the handle names the running holder instead
+                handle._apply(record)
         self._announce_new([record for record, created in results if created])
 
     def _announce_new(self, records: Sequence[JobRecord]) -> None:

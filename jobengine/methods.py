@@ -281,10 +281,35 @@ def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
         return None  # builtins without a signature: the worker will tell
 
 
+@functools.lru_cache(maxsize=1024)
+def _positional_range(func: Callable[..., Any]) -> tuple[int, float] | None:
+    """How many positional arguments alone fit `func` (least, most), when that is all a call
+    needs checking: plain parameters, maybe *args, no keyword-only parameter without a default.
+    None when only a full bind can tell."""
+    signature = _signature(func)
+    if signature is None:
+        return None
+    least, most = 0, 0.0
+    for param in signature.parameters.values():
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            most += 1
+            least += param.default is param.empty
+        elif param.kind is param.VAR_POSITIONAL:
+            most = float("inf")
+        elif param.kind is param.KEYWORD_ONLY and param.default is param.empty:
+            return None
+    return least, most
+
+
 def check_arguments(
     path: str, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
 ) -> None:
     """Refuse a call whose arguments do not fit the function's signature (1C: count must match)."""
+    if not kwargs:
+        # The common call, checked without building a BoundArguments (a tenth of the cost).
+        fits = _positional_range(func)
+        if fits is not None and fits[0] <= len(args) <= fits[1]:
+            return
     signature = _signature(func)
     if signature is None:
         return

@@ -32,7 +32,7 @@ def test_the_wal_file_is_truncated_once_a_drained_engine_is_idle(
     tmp_path: Path, make_engine: MakeEngine
 ) -> None:
     path = tmp_path / "jobs.db"
-    engine = make_engine(f"sqlite:///{path}", workers=2)
+    engine = make_engine(f"sqlite:///{path}", workers=2, max_finished=5000)  # keep all 1500
     now_ms = to_ms(engine.clock.now())
     payload = '["' + "x" * 4000 + '"]'
     jobs = [NewJob(str(uuid.uuid4()), ECHO, payload, "{}", now_ms, now_ms) for _ in range(1500)]
