@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from jobengine import JobState
+from jobengine.clock import to_ms
 from tests.conftest import pg_url_or_skip
 from tests.integration.conftest import MakeEngine
 from tests.integration.support import Procs, wait_until
@@ -46,10 +47,11 @@ def test_engine_paused_past_the_timeout_runs_no_job_twice(
     paused.signal(signal.SIGSTOP)
     try:
         make_engine(url, workers=2)  # settles the silent engine after 15 s and runs the rest
+        engines = client.store.engines
         wait_until(
-            lambda: any(j.refresh().state is JobState.FAILED for j in jobs),
+            lambda: engines.alive(to_ms(client.clock.now()), 10**12) == 1,
             timeout_s=60,
-            what="the paused engine to be settled",
+            what="the paused engine to be settled (its row removed)",
         )
     finally:
         paused.signal(signal.SIGCONT)
