@@ -54,6 +54,9 @@ class DispatchConfig:
     allowed_modules: Sequence[str] | None = None
     prefetch: int = 2  # claimed jobs kept ready beyond the idle workers
     low_water: int = 1  # claim again when no more than idle + this are ready
+    # Ready jobs marked handed beyond the idle slots, so a worker that frees up takes one at
+    # once and the marks ride along with the next batch write instead of forcing a write each.
+    hand_ahead: int = 0
     batch_s: float = 0.002  # longest a report waits to be written while workers are busy
     limits: Limits = DEFAULT_LIMITS
 
@@ -169,8 +172,8 @@ class Dispatcher:
             self._feed()
 
     def _timeout(self, now: float) -> float:
-        if self._ready and self.pool.idle > 0:
-            return 0.0
+        if self.pool.idle > 0 and any(r.uuid in self._handed for r in self._ready):
+            return 0.0  # a worker can take a job now
         until = min(v for k, v in self._timers.items() if k != "purge")
         if self._ended_since_purge:
             until = min(until, self._timers["purge"])
@@ -195,10 +198,14 @@ class Dispatcher:
         return len(self._batch.finishes) >= 64 or now - self._batch_since >= self.cfg.batch_s
 
     def _needs_hand(self) -> bool:
-        """An idle worker could take a ready job that is not yet marked as given to one."""
-        if self._stopping or self.pool.idle <= 0:
+        """A worker with nothing to do waits for a ready job to be marked as given to it.
+
+        Room in a busy worker's queue waits for the next batch write instead: its queued job
+        keeps it busy meanwhile, and one write then marks jobs for many slots.
+        """
+        if self._stopping or not self._ready or self.pool.starved <= 0:
             return False
-        return any(r.uuid not in self._handed for r in self._ready)
+        return not any(r.uuid in self._handed for r in self._ready)
 
     def _needs_claim(self) -> bool:
         if not self._maybe_work or self._stopping:
@@ -349,7 +356,8 @@ class Dispatcher:
     def _plan(self) -> tuple[int, list[str], int]:
         """What the next write claims and marks as given to workers: (jobs to claim, ready
         jobs to mark, how many of the claimed ones to mark), as idle workers can take them."""
-        free = max(0, self.pool.idle - sum(1 for r in self._ready if r.uuid in self._handed))
+        target = self.pool.idle + self.cfg.hand_ahead
+        free = max(0, target - sum(1 for r in self._ready if r.uuid in self._handed))
         to_hand = [r.uuid for r in self._ready if r.uuid not in self._handed][:free]
         hand_claimed = free - len(to_hand)
         want = 0

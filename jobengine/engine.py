@@ -121,6 +121,7 @@ class Engine:
             allowed_modules=self.allowed_modules,
             prefetch=max(32, 8 * self.workers),
             low_water=self.workers,
+            hand_ahead=2 * self.workers,
             limits=self.limits,
         )
         dispatcher = Dispatcher(self.store, pool, self.hub, self.clock, cfg, heartbeat)

@@ -182,6 +182,13 @@ class Pool(Settler):
             new = 0
         return queue + sum(self._room(w) for w in empty[:starts]) + new
 
+    @property
+    def starved(self) -> int:
+        """How many workers have no job at all (running or queued) and could start one now."""
+        if not self._is_running or self._is_stopping:
+            return 0
+        return len(self._census().empty)
+
     def _census(self) -> _Census:
         now = self._clock.monotonic()
         census = _Census()

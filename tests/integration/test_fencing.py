@@ -64,7 +64,9 @@ def test_engine_paused_past_the_timeout_runs_no_job_twice(
         assert job.state in (JobState.COMPLETED, JobState.FAILED)
         if job.state is JobState.FAILED:
             assert job.error is not None and "engine stopped" in job.error.message
-    assert len(completed) >= len(jobs) - 4  # only jobs running when it paused may fail
+    # Only jobs it had handed to its 2 workers (2 each) or marked ahead (2 per worker, plus the
+    # slots free then) may fail; the rest ran on the other engine.
+    assert len(completed) >= len(jobs) - 12
     # The resumed engine found itself settled, registered again and takes work.
     assert paused.popen.poll() is None
     later = client.background.execute("tests.integration.jobs:add", [20, 22])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,10 @@ class FakePool:
     @property
     def idle(self) -> int:
         return self.slots - len(self.submitted)
+
+    @property
+    def starved(self) -> int:
+        return self.idle  # each fake slot is a worker of its own
 
     def submit(self, spec: JobSpec) -> None:
         assert self.idle > 0
@@ -195,6 +200,8 @@ def test_engine_settled_while_paused_hands_out_nothing_it_had_claimed(rig: Rig) 
     hb = _heartbeat(rig)
     rig.dispatcher.heartbeat = hb
     hb.on_fenced = rig.dispatcher.fenced
+    # Nothing marked ahead: the second job stays claimed only, so the settler requeues it.
+    rig.dispatcher.cfg = dataclasses.replace(rig.dispatcher.cfg, hand_ahead=0)
     rig.pool.slots = 1
     add = "tests.integration.jobs:add"
     first, second = (rig.engine.background.execute(add, args=[i, 0]) for i in range(2))
