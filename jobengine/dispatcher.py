@@ -412,9 +412,12 @@ class Dispatcher:
         return None
 
     def _feed(self) -> None:
-        if not self._ready or self.pool.idle <= 0 or self._stopping or not self._has_lease():
+        if not self._ready or self._stopping:
             return
-        while self.pool.idle > 0 and not self._stopping:
+        idle = self.pool.idle  # each submit takes one slot: no census per job
+        if idle <= 0 or not self._has_lease():
+            return
+        while idle > 0 and not self._stopping:
             rec = self._next_handed()
             if rec is None:
                 return  # the rest are handed at the next write
@@ -427,6 +430,7 @@ class Dispatcher:
                 # No worker could start (the pool backs off while new ones die): run it later.
                 self._ready.appendleft(rec)
                 return
+            idle -= 1
             self._running[rec.uuid] = rec
 
     def _allowed(self, rec: JobRecord) -> bool:

@@ -217,11 +217,13 @@ class Pool(Settler):
         Raises:
             PoolError: no idle slot, the pool is not running, or the job already runs here.
         """
-        if self.idle <= 0:
-            raise PoolError(f"no idle worker for job {spec.uuid} ({spec.method})")
+        if not self._is_running or self._is_stopping:
+            raise PoolError(f"the pool is not running: job {spec.uuid} ({spec.method})")
         if spec.uuid in self._by_uuid:
             raise PoolError(f"job {spec.uuid} ({spec.method}) already runs in this pool")
         worker = self._pick()
+        if worker is None:
+            raise PoolError(f"no idle worker for job {spec.uuid} ({spec.method})")
         worker.sent += 1
         worker.jobs.append(InFlightJob(spec, worker.sent))
         self._by_uuid[spec.uuid] = worker
@@ -231,13 +233,16 @@ class Pool(Settler):
             # The worker died under us; wait() reaps it and reports the job.
             logger.warning("worker %s gone before job %s (%s)", worker.pid, *ids(spec))
 
-    def _pick(self) -> WorkerProcess:
+    def _pick(self) -> WorkerProcess | None:
+        """The worker to take the next job (one census, as `idle` counts), or None."""
         census = self._census()
         if census.busy < self._size:
             if census.empty:
                 return census.empty[0]
             if self._may_spawn():
                 return self._spawn_now()  # a temporary worker takes a lent slot
+        if not census.queueable:
+            return None
         return min(census.queueable, key=lambda w: len(w.jobs))
 
     def _spawn_now(self) -> WorkerProcess:
