@@ -9,6 +9,7 @@ and repeats it. Every instant comes from the engine's clock.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import os
@@ -87,9 +88,10 @@ class Dispatcher:
         self._cancels: list[str] = []
         self._stopping = False
         self._maybe_work = True
+        # Claimed jobs the store has marked as given to workers: these may go to one now.
         self._ready: deque[JobRecord] = deque()
-        # Claimed jobs marked in the store as given to workers; only these may go to one.
-        self._handed: set[str] = set()
+        # Claimed jobs not marked yet: the next write marks them as workers free up.
+        self._claimed: deque[JobRecord] = deque()
         self._running: dict[str, JobRecord] = {}
         self._batch = Batch()
         self._batch_since = 0.0
@@ -172,7 +174,7 @@ class Dispatcher:
             self._feed()
 
     def _timeout(self, now: float) -> float:
-        if self.pool.idle > 0 and any(r.uuid in self._handed for r in self._ready):
+        if self._ready and self.pool.idle > 0:
             return 0.0  # a worker can take a job now
         until = min(v for k, v in self._timers.items() if k != "purge")
         if self._ended_since_purge:
@@ -193,7 +195,8 @@ class Dispatcher:
             return True
         if not self._batch:
             return False
-        if self._stopping or not self._running or (self.pool.idle > 0 and not self._ready):
+        nothing_held = not self._ready and not self._claimed
+        if self._stopping or not self._running or (self.pool.idle > 0 and nothing_held):
             return True
         return len(self._batch.finishes) >= 64 or now - self._batch_since >= self.cfg.batch_s
 
@@ -203,14 +206,15 @@ class Dispatcher:
         Room in a busy worker's queue waits for the next batch write instead: its queued job
         keeps it busy meanwhile, and one write then marks jobs for many slots.
         """
-        if self._stopping or not self._ready or self.pool.starved <= 0:
-            return False
-        return not any(r.uuid in self._handed for r in self._ready)
+        return bool(
+            self._claimed and not self._ready and not self._stopping and self.pool.starved > 0
+        )
 
     def _needs_claim(self) -> bool:
         if not self._maybe_work or self._stopping:
             return False
-        return len(self._ready) <= max(self.pool.idle, 1) + self.cfg.low_water
+        held = len(self._ready) + len(self._claimed)
+        return held <= max(self.pool.idle, 1) + self.cfg.low_water
 
     def _drain_wake(self) -> None:
         try:
@@ -235,7 +239,6 @@ class Dispatcher:
                 b.messages.append((ev.uuid, int(ev.at * 1000), text))
             elif isinstance(ev, JobFinished):
                 rec = self._running.pop(ev.uuid, None)
-                self._handed.discard(ev.uuid)
                 b.finishes.append(_finish(ev, limits))
                 if rec is None or rec.key:
                     self._maybe_work = True  # its freed key may let a queued job run
@@ -258,13 +261,18 @@ class Dispatcher:
                 continue
             if uuid in self._running:
                 self.pool.cancel(uuid)
-                continue
-            for rec in list(self._ready):
+            elif self._forget_claim(uuid):
+                end_ms = to_ms(self.clock.now())
+                self._batch.finishes.append(Finish.canceled_before_start(uuid, end_ms))
+
+    def _forget_claim(self, uuid: str) -> bool:
+        """Drop a claimed job that no worker has; True if it was here."""
+        for queue in (self._ready, self._claimed):
+            for rec in queue:
                 if rec.uuid == uuid:
-                    self._ready.remove(rec)
-                    self._handed.discard(uuid)
-                    end_ms = to_ms(self.clock.now())
-                    self._batch.finishes.append(Finish.canceled_before_start(uuid, end_ms))
+                    queue.remove(rec)
+                    return True
+        return False
 
     def _timed(self, now: float) -> None:
         t = self._timers
@@ -338,10 +346,10 @@ class Dispatcher:
         except Exception:
             self._batch = _merge(batch, self._batch)  # keep every report until it is stored
             raise
-        self._handed |= recorded.handed
-        lost = set(to_hand) - recorded.handed
-        if lost:  # another engine holds them now (this one was settled), or they ended
-            self._ready = deque(r for r in self._ready if r.uuid not in lost)
+        for _ in to_hand:  # the front of _claimed; a job not marked is another engine's now
+            rec = self._claimed.popleft()
+            if rec.uuid in recorded.handed:
+                self._ready.append(rec)
         self._announce_ended(recorded.ended)
         if recorded.ended:
             self._ended_since_purge = True  # the cap on finished jobs holds within purge_s
@@ -349,20 +357,21 @@ class Dispatcher:
             self.wake(recorded.retry_at_ms)
         if any(r.uuid in self._running for r in claimed):
             claimed = self._without_old_runs(claimed)
-        self._ready.extend(claimed)
+        for rec in claimed:
+            (self._ready if rec.uuid in recorded.handed else self._claimed).append(rec)
         if want and len(claimed) == want:
             self._maybe_work = True  # there may be more
 
     def _plan(self) -> tuple[int, list[str], int]:
         """What the next write claims and marks as given to workers: (jobs to claim, ready
         jobs to mark, how many of the claimed ones to mark), as idle workers can take them."""
-        target = self.pool.idle + self.cfg.hand_ahead
-        free = max(0, target - sum(1 for r in self._ready if r.uuid in self._handed))
-        to_hand = [r.uuid for r in self._ready if r.uuid not in self._handed][:free]
+        idle = self.pool.idle
+        free = max(0, idle + self.cfg.hand_ahead - len(self._ready))
+        to_hand = [r.uuid for r in itertools.islice(self._claimed, free)]
         hand_claimed = free - len(to_hand)
         want = 0
         if self._needs_claim():
-            want = max(0, self.pool.idle + self.cfg.prefetch - len(self._ready))
+            want = max(0, idle + self.cfg.prefetch - len(self._ready) - len(self._claimed))
             if not self._batch and not to_hand and hand_claimed:
                 want = min(want, hand_claimed)  # the latency case: one statement, no prefetch
             # Cleared before the claim: a wake-up arriving during it sets the flag again.
@@ -394,22 +403,14 @@ class Dispatcher:
         """After a fencing: the settler requeued our unstarted jobs and failed the running ones,
         so none of them may start or go on here."""
         self._fenced = False
-        dropped = len(self._ready)
+        dropped = len(self._ready) + len(self._claimed)
         self._ready.clear()
-        self._handed.clear()
+        self._claimed.clear()
         for uuid in list(self._running):
             self.pool.cancel(uuid)
         logger.warning(
             "fenced: dropped %d claimed jobs, stopping %d running ones", dropped, len(self._running)
         )
-
-    def _next_handed(self) -> JobRecord | None:
-        """Take the first ready job that is marked as given to a worker."""
-        for i, rec in enumerate(self._ready):
-            if rec.uuid in self._handed:
-                del self._ready[i]
-                return rec
-        return None
 
     def _feed(self) -> None:
         if not self._ready or self._stopping:
@@ -417,12 +418,10 @@ class Dispatcher:
         idle = self.pool.idle  # each submit takes one slot: no census per job
         if idle <= 0 or not self._has_lease():
             return
-        while idle > 0 and not self._stopping:
-            rec = self._next_handed()
-            if rec is None:
-                return  # the rest are handed at the next write
+        # Jobs in _claimed wait for the next write to mark them handed.
+        while idle > 0 and self._ready and not self._stopping:
+            rec = self._ready.popleft()
             if not self._allowed(rec):
-                self._handed.discard(rec.uuid)
                 continue
             try:
                 self.pool.submit(_spec(rec, self.store.url))
@@ -449,8 +448,10 @@ class Dispatcher:
         try:
             finished = self.pool.stop(self.cfg.grace_s)  # given-back jobs return to _ready
             self._fold(finished, self.clock.monotonic())
-            self.store.jobs.unclaim([r.uuid for r in self._ready], self.cfg.engine_id)
+            held = [r.uuid for r in (*self._ready, *self._claimed)]
+            self.store.jobs.unclaim(held, self.cfg.engine_id)
             self._ready.clear()
+            self._claimed.clear()
             if self._batch:
                 recorded, _ = self.store.jobs.record(self._batch, owner=self.cfg.engine_id)
                 self._batch = Batch()

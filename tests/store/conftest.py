@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -31,3 +32,23 @@ def new_job(**kw: object) -> NewJob:
     }
     values.update(kw)
     return NewJob(**values)  # type: ignore[arg-type]
+
+
+def run_per_store(work: Callable[[Store], None], stores: Sequence[Store]) -> list[BaseException]:
+    """Run `work` on each store in a thread of its own, all at once; return what they raised."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(stores))
+
+    def run(store: Store) -> None:
+        try:
+            barrier.wait()
+            work(store)
+        except BaseException as exc:  # reported to the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

@@ -6,7 +6,7 @@ import pytest
 
 from jobengine.errors import JobKeyConflict, StoreError
 from jobengine.store import Batch, Finish, Store
-from tests.store.conftest import NOW, new_job
+from tests.store.conftest import NOW, new_job, run_per_store
 
 
 def test_insert_many_stores_every_job_in_order_and_returns_their_records(store: Store) -> None:
@@ -86,27 +86,14 @@ def test_a_failing_row_rolls_back_the_whole_batch(store: Store) -> None:
 
 
 def test_concurrent_batches_on_one_key_leave_one_holder(store_url: str) -> None:
-    import threading
-
     stores = [Store(store_url) for _ in range(3)]
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(stores))
 
     def put(s: Store) -> None:
-        try:
-            barrier.wait()
-            for _ in range(10):
-                s.jobs.insert_many([new_job(key="k"), new_job()], on_conflict="queue")
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
+        for _ in range(10):
+            s.jobs.insert_many([new_job(key="k"), new_job()], on_conflict="queue")
 
-    threads = [threading.Thread(target=put, args=(s,)) for s in stores]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        assert run_per_store(put, stores) == []
         keyed = stores[0].jobs.select(key="k")
         assert len(keyed) == 30
         assert [r.uuid for r in keyed if r.key_held] == [keyed[0].uuid]

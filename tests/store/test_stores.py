@@ -13,7 +13,7 @@ from jobengine.errors import StoreError
 from jobengine.store import Store
 from jobengine.store.db import parse_url
 from jobengine.store.models import BackgroundJobRow, EngineRow
-from tests.store.conftest import NOW, new_job
+from tests.store.conftest import NOW, new_job, run_per_store
 
 
 def test_two_sqlite_stores_in_one_process_keep_their_jobs_apart(tmp_path: Path) -> None:
@@ -135,24 +135,15 @@ def test_close_closes_the_connections_of_every_thread(store_url: str) -> None:
 def test_threads_each_hammering_their_own_store(store_url: str, tmp_path: Path) -> None:
     urls = [store_url, f"sqlite:///{tmp_path}/other.db"]
     stores = [Store(u) for u in urls]
-    errors: list[BaseException] = []
 
     def hammer(store: Store) -> None:
-        try:
-            for _ in range(100):
-                rec = store.jobs.insert(new_job())[0]
-                claimed = store.jobs.claim("e", 1, NOW)
-                assert [c.uuid for c in claimed] == [rec.uuid]
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
+        for _ in range(100):
+            rec = store.jobs.insert(new_job())[0]
+            claimed = store.jobs.claim("e", 1, NOW)
+            assert [c.uuid for c in claimed] == [rec.uuid]
 
-    threads = [threading.Thread(target=hammer, args=(s,)) for s in stores]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        assert run_per_store(hammer, stores) == []
         assert [len(s.jobs.select()) for s in stores] == [100, 100]
     finally:
         for s in stores:
