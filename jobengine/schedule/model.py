@@ -158,6 +158,29 @@ class Schedule:
         found = nextrun.deadline(self._plan, zone.from_datetime(run_start))
         return None if found is None else zone.to_datetime(found, run_start.tzinfo)
 
+    # Epoch-millisecond forms for the scheduler, which keeps store instants as ints and asks
+    # these for every scheduled job: no datetime is built on the way.
+
+    def next_run_ms(
+        self, after_ms: int, last_begin_ms: int | None, last_end_ms: int | None
+    ) -> int | None:
+        """`next_run` on epoch milliseconds (rounded up to the millisecond)."""
+        found = nextrun.next_run(
+            self._plan, _us(after_ms), _us_or_none(last_begin_ms), _us_or_none(last_end_ms)
+        )
+        return None if found is None else -((-found + _EPOCH_US) // 1000)
+
+    def is_due_ms(self, at_ms: int, last_begin_ms: int | None, last_end_ms: int | None) -> bool:
+        """`is_due` on epoch milliseconds."""
+        return due.is_due(
+            self._plan, _us(at_ms), _us_or_none(last_begin_ms), _us_or_none(last_end_ms)
+        )
+
+    def deadline_ms(self, run_start_ms: int) -> int | None:
+        """`deadline` on epoch milliseconds."""
+        found = nextrun.deadline(self._plan, _us(run_start_ms))
+        return None if found is None else -((-found + _EPOCH_US) // 1000)
+
     def _instant(self, at: datetime | None) -> int | None:
         return None if at is None else self._plan.zone.from_datetime(at)
 
@@ -173,6 +196,17 @@ class Schedule:
     def to_dict(self) -> dict[str, Any]:
         """Return the YAML form: only fields that differ from their defaults."""
         return dump(self)
+
+
+_EPOCH_US = 719_162 * 86_400 * 1_000_000  # 1970-01-01 in the plan's microseconds
+
+
+def _us(ms: int) -> int:
+    return ms * 1000 + _EPOCH_US
+
+
+def _us_or_none(ms: int | None) -> int | None:
+    return None if ms is None else ms * 1000 + _EPOCH_US
 
 
 def _check_dailies(values: Any) -> tuple[Schedule, ...]:

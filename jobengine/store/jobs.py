@@ -19,9 +19,11 @@ import peewee
 from jobengine.errors import JobKeyConflict, StoreError
 from jobengine.retry import Retry, retry_delay_s
 from jobengine.store.db import driver_errors, immediate, is_sqlite, translate_errors
+from jobengine.store.eventlog import end_event, write_events
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import JobMessageRow as M
-from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
+from jobengine.store.records import Batch, Event, Finish, JobRecord, NewJob, Recorded
+from jobengine.store.revision import runs_ended
 from jobengine.store.rows import ACTIVE, end_params, from_tuple, new_record, new_values
 from jobengine.store.sql import HotSql, purge_check
 
@@ -322,6 +324,7 @@ class JobStore:
         ended: list[str] = []
         retried: list[str] = []
         retry_at: list[int] = []
+        notable: list[tuple[Finish, dict[str, Any]]] = []
         if not finishes:
             return Recorded(ended, retried)
         current: dict[str, dict[str, Any]] = {}
@@ -331,13 +334,14 @@ class JobStore:
             query, params = self.sql.current(len(chunk), owner), [*chunk]
             if owner is not None:
                 params.append(owner)
-            for u, method, key, held, attempt, retry in self._run(query, params):
+            for u, method, key, held, attempt, retry, sj in self._run(query, params):
                 current[u] = {
                     "method": method,
                     "key": key,
                     "key_held": bool(held),
                     "attempt": attempt,
                     "retry": retry,
+                    "scheduled_job": sj,
                 }
         plain: list[tuple[Any, ...]] = []
         # Sorted so concurrent finishers take the advisory key locks in one order.
@@ -355,8 +359,27 @@ class JobStore:
             else:
                 plain.append(end_params(fin))
                 ended.append(fin.uuid)
+            if delay is None:
+                notable.append((fin, row))
         self._run_many(self.sql.end, plain)
+        self._log_ends(notable)
         return Recorded(ended, retried, min(retry_at, default=None))
+
+    def _log_ends(self, ends: Sequence[tuple[Finish, dict[str, Any]]]) -> None:
+        """Events for runs of scheduled jobs and for failures, and the scheduled jobs' new
+        state, in the transaction that ends the runs. Plain jobs that complete log nothing:
+        the hot path writes no event."""
+        events: list[Event] = []
+        runs: list[tuple[str, str, int]] = []
+        for fin, row in ends:
+            sj = row["scheduled_job"]
+            if sj is None and fin.state != "FAILED":
+                continue
+            if sj is not None:
+                runs.append((sj, fin.uuid, fin.end_ms))
+            events.append(end_event(fin, row["method"], sj))
+        runs_ended(self.db, runs)
+        write_events(self.db, events)
 
     def _send_back(self, fin: Finish, row: dict[str, Any], delay_s: float) -> int:
         """Queue the job again for its next attempt; returns when it may run."""

@@ -78,3 +78,77 @@ class EngineRow(BaseModel):
 
     class Meta:
         table_name = "engine"
+
+
+class ScheduledJobRow(BaseModel):
+    """A scheduled job (1C ScheduledJob). `last_begin_ms`/`last_end_ms` are the schedule's own
+    (scheduler starts only); `due_from_ms` is where the search for its next occurrence begins;
+    `revision` orders changes, so schedulers re-read only what changed."""
+
+    uuid = peewee.CharField(max_length=36, primary_key=True)
+    metadata = peewee.TextField()
+    method = peewee.TextField()
+    predefined = peewee.BooleanField(default=False)
+    description = peewee.TextField(default="")
+    key = peewee.TextField(default="")
+    use = peewee.BooleanField(default=False)
+    schedule = peewee.TextField(default="{}")
+    params = peewee.TextField(default="[]")
+    user_name = peewee.TextField(default="")
+    restart_count = peewee.IntegerField(default=3)
+    restart_interval = peewee.IntegerField(default=10)
+    paused = peewee.BooleanField(default=False)
+    paused_until_ms = peewee.BigIntegerField(null=True)
+    pause_reason = peewee.TextField(default="")
+    due_from_ms = peewee.BigIntegerField()
+    last_begin_ms = peewee.BigIntegerField(null=True)
+    last_end_ms = peewee.BigIntegerField(null=True)
+    sched_job = peewee.CharField(max_length=36, null=True)
+    last_job = peewee.CharField(max_length=36, null=True)
+    created_ms = peewee.BigIntegerField()
+    changed_ms = peewee.BigIntegerField()
+    revision = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "scheduled_job"
+
+
+class OccurrenceRow(BaseModel):
+    """One due occurrence of a scheduled job and what was decided; unique per nominal instant."""
+
+    id = peewee.BigAutoField()
+    scheduled_job = peewee.CharField(max_length=36)
+    nominal_ms = peewee.BigIntegerField()
+    decision = peewee.CharField(max_length=16)
+    job = peewee.CharField(max_length=36, null=True)
+    at_ms = peewee.BigIntegerField()
+    host = peewee.TextField(default="")
+
+    class Meta:
+        table_name = "occurrence"
+
+
+class EventLogRow(BaseModel):
+    """One event of the log (1C registration log)."""
+
+    id = peewee.BigAutoField()
+    at_ms = peewee.BigIntegerField()
+    level = peewee.CharField(max_length=8)
+    event = peewee.CharField(max_length=40)
+    message = peewee.TextField(default="")
+    job = peewee.CharField(max_length=36, null=True)
+    scheduled_job = peewee.CharField(max_length=36, null=True)
+    host = peewee.TextField(default="")
+
+    class Meta:
+        table_name = "event_log"
+
+
+class SettingRow(BaseModel):
+    """A store-wide setting: the scheduled-jobs lock, the scheduled-job revision counter."""
+
+    name = peewee.CharField(max_length=100, primary_key=True)
+    value = peewee.TextField()
+
+    class Meta:
+        table_name = "setting"

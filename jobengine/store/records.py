@@ -105,3 +105,66 @@ class Recorded:
     retried: list[str]
     retry_at_ms: int | None = None  # the earliest time a retried job may run again
     handed: frozenset[str] = frozenset()  # jobs marked as given to workers (see JobStore.hand)
+
+
+@dataclass(frozen=True)
+class ScheduledRecord:
+    """A snapshot of one scheduled job row; `schedule` and `params` are JSON text."""
+
+    uuid: str
+    metadata: str
+    method: str
+    predefined: bool
+    description: str
+    key: str
+    use: bool
+    schedule: str
+    params: str
+    user_name: str
+    restart_count: int
+    restart_interval: int
+    paused: bool
+    paused_until_ms: int | None
+    pause_reason: str
+    due_from_ms: int
+    last_begin_ms: int | None
+    last_end_ms: int | None
+    sched_job: str | None
+    last_job: str | None
+    created_ms: int
+    changed_ms: int
+    revision: int
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What a scheduler pass needs of a scheduled job's last scheduler run."""
+
+    state: str | None  # None: no such run, or retention removed it
+    end_ms: int | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class OccurrenceRecord:
+    """A due occurrence and the decision taken for it."""
+
+    scheduled_job: str
+    nominal_ms: int
+    decision: str
+    job: str | None
+    at_ms: int
+    host: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of the log."""
+
+    at_ms: int
+    level: str
+    event: str
+    message: str = ""
+    job: str | None = None
+    scheduled_job: str | None = None
+    host: str = ""

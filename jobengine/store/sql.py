@@ -106,7 +106,7 @@ class HotSql:
         """What writing an outcome needs of ACTIVE jobs; with `owner`, only jobs it holds, and
         on PostgreSQL locked, so a settling engine cannot take them over halfway."""
         sql = (
-            f'SELECT uuid, "method", "key", key_held, attempt, retry FROM {TABLE} '
+            f'SELECT uuid, "method", "key", key_held, attempt, retry, scheduled_job FROM {TABLE} '
             f"WHERE uuid IN ({self.marks(n)}) AND state = 'ACTIVE'"
         )
         if owner is None:

@@ -1,0 +1,121 @@
+"""Store verbs for the event log (1C's registration log): write with a change, query, purge."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+import peewee
+
+from jobengine.errors import StoreError
+from jobengine.store.db import immediate, translate_errors
+from jobengine.store.models import EventLogRow as E
+from jobengine.store.records import Event, Finish
+
+HOST = socket.gethostname()
+LEVELS = ("info", "warning", "error")
+_COLUMNS = [E.at_ms, E.level, E.event, E.message, E.job, E.scheduled_job, E.host]
+
+
+def event_rows(events: Sequence[Event]) -> list[dict[str, Any]]:
+    return [
+        {
+            "at_ms": e.at_ms,
+            "level": e.level,
+            "event": e.event,
+            "message": e.message,
+            "job": e.job,
+            "scheduled_job": e.scheduled_job,
+            "host": e.host or HOST,
+        }
+        for e in events
+    ]
+
+
+WORKER_LOST = "WorkerDied"  # the error type the pool gives a job whose worker died
+
+
+def end_event(fin: Finish, method: str, scheduled_job: str | None) -> Event:
+    """The event of a run's end: job.completed, job.failed (worker.lost when its worker
+    died) or job.canceled."""
+    if fin.state == "COMPLETED":
+        return Event(fin.end_ms, "info", "job.completed", method, fin.uuid, scheduled_job)
+    text = f"{method}: {fin.error_type or ''}: {fin.error_message or ''}".strip(": ")
+    if fin.state == "CANCELED":
+        return Event(fin.end_ms, "warning", "job.canceled", text, fin.uuid, scheduled_job)
+    lost = fin.error_type == WORKER_LOST
+    name = "worker.lost" if lost else "job.failed"
+    return Event(fin.end_ms, "error", name, text[:2000], fin.uuid, scheduled_job)
+
+
+def write_events(db: peewee.Database, events: Sequence[Event]) -> None:
+    """Insert `events` on `db`, inside the caller's transaction when there is one."""
+    rows = event_rows(events)
+    for i in range(0, len(rows), 500):
+        E.insert_many(rows[i : i + 500]).execute(db)
+
+
+@translate_errors
+class EventStore:
+    """The event log of one store."""
+
+    def __init__(self, db: peewee.Database) -> None:
+        self.db = db
+
+    def write(self, events: Sequence[Event]) -> None:
+        if events:
+            with immediate(self.db):
+                write_events(self.db, events)
+
+    def select(
+        self,
+        *,
+        level: str | None = None,
+        event: str | None = None,
+        job: str | None = None,
+        scheduled_job: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 1000,
+    ) -> list[Event]:
+        """Events matching every given filter, newest first. `level` means that level or
+        worse ("warning" gives warnings and errors)."""
+        query = E.select(*_COLUMNS)
+        conds = []
+        if level is not None:
+            if level not in LEVELS:
+                raise StoreError(f"unknown level {level!r}; known: {', '.join(LEVELS)}")
+            conds.append(E.level.in_(LEVELS[LEVELS.index(level) :]))
+        if event is not None:
+            conds.append(E.event == event)
+        if job is not None:
+            conds.append(E.job == job)
+        if scheduled_job is not None:
+            conds.append(E.scheduled_job == scheduled_job)
+        if since_ms is not None:
+            conds.append(E.at_ms >= since_ms)
+        if until_ms is not None:
+            conds.append(E.at_ms <= until_ms)
+        for cond in conds:
+            query = query.where(cond)
+        query = query.order_by(E.at_ms.desc(), E.id.desc()).limit(max(0, limit))
+        return [Event(*row) for row in query.tuples().execute(self.db)]
+
+    def purge(self, before_ms: int, batch: int = 5000) -> int:
+        """Remove events older than `before_ms`, in short transactions; returns how many."""
+        removed = 0
+        while True:
+            ids = [
+                r[0]
+                for r in E.select(E.id)
+                .where(E.at_ms < before_ms)
+                .limit(batch)
+                .tuples()
+                .execute(self.db)
+            ]
+            if not ids:
+                return removed
+            with immediate(self.db):
+                E.delete().where(E.id.in_(ids)).execute(self.db)
+            removed += len(ids)
