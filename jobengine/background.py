@@ -257,6 +257,18 @@ class BackgroundJobs:
                 return existing, True
             return self._store.jobs.insert(new, on_conflict)
 
+    def prepare(
+        self, method: str, args: Sequence[Any], *, key: str, description: str, scheduled_job: str
+    ) -> NewJob:
+        """A checked new run of a scheduled job (method allowed, arguments fit), not written."""
+        launch = Launch(
+            key, description, "error", None, None, 0, None, None, "default", scheduled_job
+        )
+        return self._prepare(method, list(args), {}, launch)
+
+    def wrap(self, record: JobRecord) -> BackgroundJob:
+        return BackgroundJob(self, record)
+
     def _prepare(
         self, method: MethodLike, args: list[Any], kwargs: dict[str, Any], launch: Launch
     ) -> NewJob:

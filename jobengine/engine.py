@@ -16,11 +16,14 @@ from jobengine.background import BackgroundJobs
 from jobengine.checkpoint import Checkpointer
 from jobengine.clock import Clock, SystemClock
 from jobengine.errors import JobEngineError, StoreError
+from jobengine.eventlog import EventLog
 from jobengine.heartbeat import Heartbeat, Identity
 from jobengine.hub import Hub
 from jobengine.limits import DEFAULT_LIMITS, Limits
 from jobengine.methods import check_allowed_modules
 from jobengine.registry import load as load_registry
+from jobengine.scheduled import ScheduledJobs, check_methods
+from jobengine.scheduler import Scheduler, SchedulerConfig
 from jobengine.store import DEFAULT_URL, Store, pack
 
 if TYPE_CHECKING:  # imported in start(): a client engine never loads the pool
@@ -51,6 +54,7 @@ class Engine:
         max_jobs_per_worker: int | None = 10_000,
         allowed_modules: Sequence[str] | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        scheduler_config: SchedulerConfig | None = None,
     ) -> None:
         if workers < 1:
             raise JobEngineError(f"workers={workers!r}: an engine needs at least 1 worker")
@@ -69,10 +73,29 @@ class Engine:
         if self.registry is not None and self.registry.allowed_modules is not None:
             allowed = (allowed or []) + list(self.registry.allowed_modules)
         self.allowed_modules = allowed
+        if self.registry is not None:
+            check_methods(self.registry, self.allowed_modules)
         self.store = Store(self.url)
         self.hub = Hub(lambda: self.store.notifier)
         self.announcer = _Announcer(self)
         self.background = BackgroundJobs(self)
+        self.scheduled = ScheduledJobs(self)
+        self.log = EventLog(self.store)
+        self.scheduler = Scheduler(
+            self.store,
+            self.clock,
+            self.background,
+            self.scheduled,
+            lambda: self.announcer.new(None),
+            self.announcer.cancel,
+            scheduler_config or SchedulerConfig(),
+        )
+        if self.registry is not None:
+            try:
+                self.scheduled.sync(self.registry)
+            except BaseException:
+                self.store.close()
+                raise
         self.engine_id = str(uuidlib.uuid4())
         self.host = socket.gethostname()
         self._dispatcher: Dispatcher | None = None
@@ -128,10 +151,13 @@ class Engine:
         heartbeat.on_fenced = dispatcher.fenced
         self.hub.on_new = dispatcher.wake
         self.hub.on_cancel = dispatcher.request_cancel
+        self.hub.on_scheduled = self.scheduler.wake
+        self.hub.on_ended = self.scheduler.ended
         self.hub.ensure_listening()
         dispatcher.settle_dead()
         dispatcher.start()
         heartbeat.start()
+        self.scheduler.start()
         self._dispatcher = dispatcher
         self._heartbeat = heartbeat
         self._start_checkpointer()
@@ -147,6 +173,9 @@ class Engine:
             return
         self.hub.on_new = None
         self.hub.on_cancel = None
+        self.hub.on_scheduled = None
+        self.hub.on_ended = None
+        self.scheduler.stop()
         dispatcher.stop()  # the heartbeat goes on through a warm stop: the engine is alive
         self._dispatcher = None
         if self._heartbeat is not None:
@@ -216,6 +245,11 @@ class _Announcer:
         if dispatcher is not None:
             dispatcher.wake(run_after_ms)
         self._engine.store.notifier.publish(["n" if run_after_ms is None else f"n {run_after_ms}"])
+
+    def scheduled(self) -> None:
+        """A scheduled job or the lock changed: this engine's scheduler and the others'."""
+        self._engine.scheduler.wake()
+        self._engine.store.notifier.publish(["s"])
 
     def cancel(self, uuid: str) -> None:
         dispatcher = self._engine._dispatcher

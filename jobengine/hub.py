@@ -27,6 +27,8 @@ def parse(message: str) -> tuple[str, list[str]] | None:
     args = rest.split()
     if kind in ("d", "c"):
         return (kind, args) if args and all(_UUID.match(u) for u in args) else None
+    if kind == "s":
+        return (kind, []) if not args else None
     if kind == "n":
         if not args:
             return kind, []
@@ -68,6 +70,8 @@ class Hub:
         self._interest: dict[str, set[Waiter]] = {}
         self.on_new: Callable[[int | None], None] | None = None  # arg: when, if delayed
         self.on_cancel: Callable[[list[str]], None] | None = None
+        self.on_scheduled: Callable[[], None] | None = None  # a scheduled job or the lock changed
+        self.on_ended: Callable[[list[str]], None] | None = None
         self._thread: threading.Thread | None = None
         self._stop_r, self._stop_w = -1, -1
 
@@ -87,6 +91,9 @@ class Hub:
                         del self._interest[u]
 
     def ended(self, uuids: Iterable[str]) -> None:
+        uuids = list(uuids)
+        if self.on_ended is not None:
+            self.on_ended(uuids)
         hits: dict[Waiter, list[str]] = {}
         with self._lock:
             for u in uuids:
@@ -148,6 +155,8 @@ class Hub:
                     self.on_new(int(args[0]) if args else None)
                 elif kind == "c" and self.on_cancel is not None:
                     self.on_cancel(args)
+                elif kind == "s" and self.on_scheduled is not None:
+                    self.on_scheduled()
             except Exception:
                 logger.exception("handling notification %r failed", msg[:100])
 

@@ -11,10 +11,12 @@ import peewee
 from jobengine.errors import StoreError, StoreLostError
 from jobengine.store.db import BUSY_TIMEOUT_MS, DEFAULT_URL, Target, open_database, parse_url
 from jobengine.store.engines import EngineStore
+from jobengine.store.eventlog import EventStore
 from jobengine.store.jobs import JobStore
 from jobengine.store.notify import Notifier, make_notifier, pack
 from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
 from jobengine.store.rows import new_record
+from jobengine.store.scheduled import ScheduledStore
 from jobengine.store.schema import SCHEMA_VERSION, migrate, pending
 
 TRUNCATE_WAIT_MS = 100  # the longest a truncating checkpoint holds new writers off
@@ -72,6 +74,8 @@ class Store:
             raise
         self.jobs = JobStore(self.db)
         self.engines = EngineStore(self.db, self.jobs)
+        self.scheduled = ScheduledStore(self.db, self.jobs)
+        self.events = EventStore(self.db)
 
     def _pin_file(self) -> tuple[int, int] | None:
         """The (device, inode) of the SQLite file this store opened; None on PostgreSQL."""

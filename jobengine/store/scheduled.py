@@ -13,9 +13,9 @@ transaction; schedulers re-read only the rows changed since the revision they la
 from __future__ import annotations
 
 import json
-from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any
 
 import peewee
@@ -73,6 +73,13 @@ class PassOutcome:
     due_from_ms: int | None = None
     events: list[Event] = field(default_factory=list)
     started: str | None = None  # set by the store: the uuid of the run it started
+    wake_ms: int | None = None  # when the scheduler should look at the job again
+
+    def writes(self) -> bool:
+        return (
+            bool(self.decision or self.job or self.missed or self.events)
+            or self.due_from_ms is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -349,8 +356,9 @@ class ScheduledStore:
                 outcome = decide(inp, partial(self._decided, rec.uuid))
                 if outcome is None:
                     continue
-                revision = revision or self._bump()
-                self._apply(rec, outcome, revision)
+                if outcome.writes():
+                    revision = revision or self._bump()
+                    self._apply(rec, outcome, revision)
                 out.append(outcome)
         return out
 
