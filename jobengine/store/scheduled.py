@@ -64,6 +64,7 @@ class PassOutcome:
     """What a scheduler pass decided for one scheduled job, for the store to write."""
 
     uuid: str
+    at_ms: int  # when the pass decided
     decision: str | None = None  # occurrence decision for `nominal_ms`; None: no occurrence
     nominal_ms: int | None = None
     job: NewJob | None = None  # a run to start (a scheduled start or a restart)
@@ -370,7 +371,6 @@ class ScheduledStore:
 
     def _apply(self, rec: ScheduledRecord, out: PassOutcome, revision: int) -> None:
         changes: dict[str, Any] = {"revision": revision}
-        at_ms = out.job.begin_ms if out.job is not None else None
         if out.job is not None:
             ((_, inserted),) = self.jobs.insert_many([out.job], "skip")
             if inserted:
@@ -388,7 +388,7 @@ class ScheduledStore:
         if out.due_from_ms is not None:
             changes["due_from_ms"] = out.due_from_ms
         S.update(**changes).where(S.uuid == rec.uuid).execute(self.db)
-        now_ms = at_ms if at_ms is not None else max((e.at_ms for e in out.events), default=0)
+        now_ms = out.at_ms
         if out.missed:
             rows = [(rec.uuid, n, "missed", None, now_ms, HOST) for n in out.missed]
             self._upsert(rows, overwrite=False)
