@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from jobengine.background import BackgroundJob
     from jobengine.engine import Engine
 
-_EDITS = ("description", "key", "use", "schedule", "params", "user_name")
+OVERDUE_MS = 60_000
 _TIMING = {"use", "schedule"}  # edits after which the schedule is checked afresh from now
 
 
@@ -116,7 +116,17 @@ class ScheduledJob:
 
     def next_run(self) -> datetime | None:
         """The next instant the scheduler will start it (now, if it is due), or None."""
-        return self._manager.next_run(self._record)
+        at = self._manager.next_start_ms(self._record)
+        if at is None:
+            return None
+        return from_ms(max(at, to_ms(self._manager.clock.now())))
+
+    @property
+    def overdue(self) -> bool:
+        """Due for longer than the overdue grace (a minute) with no start: no scheduler is
+        running, or something blocks it (the lock, an active run; see `occurrences()`)."""
+        at = self._manager.next_start_ms(self._record)
+        return at is not None and to_ms(self._manager.clock.now()) - at > OVERDUE_MS
 
     def occurrences(self, limit: int = 20) -> list[OccurrenceRecord]:
         """Its latest due occurrences and the decision taken for each, newest first."""
@@ -323,15 +333,14 @@ class ScheduledJobs:
 
     # -- internals ------------------------------------------------------------------------
 
-    def next_run(self, rec: ScheduledRecord) -> datetime | None:
+    def next_start_ms(self, rec: ScheduledRecord) -> int | None:
         now = to_ms(self.clock.now())
         run = None
         if rec.sched_job:
             found = self.store.scheduled.run_states([rec.sched_job]).get(rec.sched_job)
             run = found[0] if found else None
         schedule = Schedule.from_dict(codec.loads(rec.schedule) or {})
-        at = next_start(rec, schedule, run, now)
-        return None if at is None else from_ms(max(at, now))
+        return next_start(rec, schedule, run, now)
 
     def _metadata(self, name: str) -> JobMetadata:
         registry = self.engine.registry
