@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -76,6 +77,7 @@ def run(
             markup=False,
         )
         err.print(f"jobengine: jobs may run methods of: {allowed}", markup=False)
+        _print_schedule(engine)
         stop.wait()
         if engine.failure is not None:
             engine.close()
@@ -83,6 +85,17 @@ def run(
         err.print(f"jobengine: stopping (running jobs get {grace:g} s)")
         engine.close()
     err.print("jobengine: stopped")
+
+
+def _print_schedule(engine: Any) -> None:
+    """What the scheduler will do: the enabled jobs and when each starts next."""
+    enabled = engine.scheduled.get(use=True)
+    line = f"jobengine: {len(enabled)} scheduled jobs enabled"
+    if engine.scheduled.locked:
+        line += " (the scheduled-jobs lock is on: none will start; `jobengine unlock`)"
+    err.print(line, markup=False)
+    for job, at in engine.scheduler.upcoming(limit=5):
+        err.print(f"jobengine:   next {job.metadata}: {at:%Y-%m-%d %H:%M:%S} UTC", markup=False)
 
 
 @contextmanager
