@@ -256,6 +256,13 @@ def _job(name: str, node: yaml.Node, file: str, line: int) -> JobMetadata:
             line=line,
             field=f"{name}.method",
         )
+    if "schedule" not in values:
+        raise RegistryError(
+            "a scheduled job needs a schedule (see docs/schedules.md)",
+            file=file,
+            line=line,
+            field=f"{name}.schedule",
+        )
     if values.get("predefined") and values.get("params"):
         raise RegistryError(
             "predefined jobs take no params", file=file, line=line, field=f"{name}.params"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,45 @@ def test_serial_per_key_runs_each_key_in_arrival_order(tmp_path: Path) -> None:
         "emails": [f"emails #{n} (attempt 1)" for n in range(3)],
         "invoices": [f"invoices #{n} (attempt 1)" for n in range(3)],
     }
+
+
+def test_prices_fails_once_and_the_scheduler_restarts_it(tmp_path: Path) -> None:
+    lines = run_example("examples.prices", tmp_path)
+    assert lines[0].startswith("PriceUpload: Every day; from ")
+    assert lines[0].endswith("once a day; restarts 3")
+    assert lines[1].startswith("attempt 1: FAILED (examples.prices.PriceServiceUnavailable: ")
+    assert lines[2] == "attempt 2: COMPLETED (3 prices uploaded)"
+    assert lines[3].startswith("files: ['prices-") and lines[3].endswith(".json']")
+    assert lines[4] == "event log:"
+    events = [line.split()[2] for line in lines[5:]]
+    assert events == ["job.started", "job.failed", "job.restart", "job.completed"]
+    assert "restart 1 of 3 after a failure" in lines[7]
+
+
+def test_parallel_report_is_started_by_the_scheduler_and_adds_its_children(
+    tmp_path: Path,
+) -> None:
+    lines = run_example("examples.parallel_report", tmp_path)
+    assert lines[0] == "SalesReport: Every day; every 3600 seconds"
+    totals = {"north": 4799968, "south": 4799998, "east": 4800029, "west": 4800063}
+    assert lines[1] == f"result: {dict(totals, all=sum(totals.values()))}"
+    assert lines[2:6] == [
+        f"  child sales of {region}: COMPLETED {totals[region]}" for region in sorted(totals)
+    ]
+    assert lines[6:] == ["occurrence: started"]
+
+
+def test_month_report_lists_last_fridays_and_runs_once_by_hand(tmp_path: Path) -> None:
+    lines = run_example("examples.month_report", tmp_path)
+    assert lines[0] == (
+        "MonthReport: Every day; on Friday; in the last week of the month; from 18:00:00 once a day"
+    )
+    runs = [datetime.strptime(line.split(maxsplit=1)[1], "%Y-%m-%d %H:%M") for line in lines[1:13]]
+    months = {(d.year, d.month) for d in runs}
+    assert len(months) == 12
+    for day in runs:
+        assert day.weekday() == 4 and (day.hour, day.minute) == (18, 0)
+        assert (day + timedelta(days=7)).month != day.month  # the month's last Friday
+    assert lines[13].startswith("Manual start: Month-end report: {'month': ")
+    assert lines[14] == "schedule's last start unchanged: None"
+    assert len(lines) == 15

@@ -113,3 +113,10 @@ def test_an_unreadable_registry_file_is_refused(tmp_path: Path) -> None:
 def test_an_engine_on_a_missing_registry_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="no such registry folder"):
         Engine(f"sqlite:///{tmp_path}/jobs.db", registry=str(tmp_path / "nope"))
+
+
+def test_a_job_without_a_schedule_is_refused_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(JOB.replace("    schedule: {days_repeat_period: 1}\n", ""))
+    with pytest.raises(RegistryError, match="needs a schedule") as info:
+        load(str(tmp_path))
+    assert (info.value.line, info.value.field) == (2, "Tick.schedule")
