@@ -33,13 +33,14 @@ MAX_OCCURRENCES = 1000  # occurrences looked at in one pass (a long downtime of 
 MAX_MISSED_EVENTS = 100  # then one event sums up the rest
 
 
-def base_ms(rec: ScheduledRecord) -> int:
+def base_ms(rec: ScheduledRecord, now_ms: int) -> int:
     """Where the search for the next occurrence begins."""
     base = rec.due_from_ms
     if rec.last_begin_ms is not None and rec.last_begin_ms > base:
         base = rec.last_begin_ms
-    if rec.paused and rec.paused_until_ms is not None and rec.paused_until_ms > base:
-        base = rec.paused_until_ms  # what fell inside a pause is not made up
+    until = rec.paused_until_ms
+    if rec.paused and until is not None and base < until <= now_ms:
+        base = until  # a pause that has ended: what fell inside it is not made up
     return base
 
 
@@ -55,18 +56,30 @@ def restart_at(rec: ScheduledRecord, run: RunState | None) -> int | None:
 
 
 def next_start(
-    rec: ScheduledRecord, schedule: Schedule, run: RunState | None, now_ms: int
+    rec: ScheduledRecord,
+    schedule: Schedule,
+    run: RunState | None,
+    now_ms: int,
+    *,
+    honour_pause: bool = True,
 ) -> int | None:
     """When the scheduler will next start the job (an occurrence or a restart), assuming
-    nothing blocks it; may be before `now_ms` when it is due. None: never, as things are."""
-    if not rec.use or (rec.paused and rec.paused_until_ms is None):
+    nothing else blocks it; may be before `now_ms` when it is due. None: never, as things
+    are. Without `honour_pause`: when its next occurrence comes due, paused or not (the
+    scheduler records a paused occurrence as such)."""
+    if not rec.use:
         return None
-    found = schedule.next_run_ms(base_ms(rec), rec.last_begin_ms, rec.last_end_ms)
+    paused = honour_pause and pause_active(rec, now_ms)
+    if paused and rec.paused_until_ms is None:
+        return None
+    found = schedule.next_run_ms(base_ms(rec, now_ms), rec.last_begin_ms, rec.last_end_ms)
     again = restart_at(rec, run)
     if again is not None and (found is None or again < found):
         found = again
-    if found is not None and rec.paused and rec.paused_until_ms is not None:
-        found = max(found, rec.paused_until_ms)
+    if found is not None and paused and rec.paused_until_ms is not None:
+        # the first occurrence after the pause (the ones inside it are not made up)
+        after = schedule.next_run_ms(rec.paused_until_ms, rec.last_begin_ms, rec.last_end_ms)
+        found = after if again is None else _min(after, max(again, rec.paused_until_ms))
     return found
 
 
@@ -114,13 +127,11 @@ class Decider:
         lb, le = rec.last_begin_ms, rec.last_end_ms
         paused = pause_active(rec, now)
         again = restart_at(rec, inp.run)
-        first = schedule.next_run_ms(base_ms(rec), lb, le)
+        first = schedule.next_run_ms(base_ms(rec, now), lb, le)
         if first is None or first > now:
             if again is not None and again <= now:
                 return self._restart(inp, out, first, paused)
             out.wake_ms = _min(first, again)
-            if paused and rec.paused_until_ms is not None and out.wake_ms is not None:
-                out.wake_ms = max(out.wake_ms, rec.paused_until_ms)
             return out
         noms = self._occurrences(schedule, first)
         seen = decided(noms[0], noms[-1])
@@ -135,6 +146,7 @@ class Decider:
         block = _block(inp, paused)
         if block is not None or seen.get(last) == "started":
             return self._blocked(out, rec, schedule, block, last, seen.get(last), paused)
+        out.before = seen.get(last)
         return self._start(out, rec, schedule, last)
 
     def _occurrences(self, schedule: Schedule, first: int) -> list[int]:

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 PASS_CHUNK = 200  # due jobs decided per transaction
 HOUSEKEEPING_S = 60.0
+KEY_RETRY_MS = 5000  # how soon an occurrence blocked by a held key is tried again
 
 
 @dataclass
@@ -122,9 +123,9 @@ class Scheduler:
             soon = heapq.nsmallest(
                 limit,
                 (
-                    (max(e.wake_ms, now), e.record.uuid)
+                    (max(ms, now), e.record.uuid)
                     for e in self._entries.values()
-                    if e.wake_ms is not None
+                    if (ms := self._next_of(e, now)) is not None
                 ),
             )
         out: list[tuple[ScheduledJob, datetime]] = []
@@ -139,6 +140,12 @@ class Scheduler:
         """Runs ended (a hint): look again if one of them was a scheduled run."""
         if any(u in self._runs for u in uuids):
             self._wake.set()
+
+    def _next_of(self, entry: _Entry, now: int) -> int | None:
+        """When the job next starts as a person reads it: after a pause, not while in it."""
+        if not entry.record.paused:
+            return entry.wake_ms
+        return next_start(entry.record, entry.schedule, None, now)
 
     def wake(self) -> None:
         """Look again soon: something changed (a hint; the store says what)."""
@@ -231,7 +238,7 @@ class Scheduler:
             logger.error("scheduled job %s (%s): bad schedule: %s", rec.metadata, rec.uuid, exc)
             self._entries.pop(rec.uuid, None)
             return
-        self._set(rec, schedule, next_start(rec, schedule, run, now))
+        self._set(rec, schedule, next_start(rec, schedule, run, now, honour_pause=False))
 
     def _set(self, rec: ScheduledRecord, schedule: Schedule, wake_ms: int | None) -> None:
         seq = next(self._seq)
@@ -264,7 +271,11 @@ class Scheduler:
             if not entry.record.use and outcome.wake_ms is None:
                 self._entries.pop(uuid, None)
                 continue
-            self._set(entry.record, entry.schedule, outcome.wake_ms)
+            wake = outcome.wake_ms
+            if outcome.decision == "skipped_key":
+                # another job holds the key: its end is not announced to schedulers
+                wake = min(wake, now + KEY_RETRY_MS) if wake is not None else now + KEY_RETRY_MS
+            self._set(entry.record, entry.schedule, wake)
             if outcome.started is not None:
                 started.append(outcome.started)
                 self._watch_deadline(entry.record, outcome.started, now)

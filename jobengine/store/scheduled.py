@@ -75,6 +75,7 @@ class PassOutcome:
     events: list[Event] = field(default_factory=list)
     started: str | None = None  # set by the store: the uuid of the run it started
     wake_ms: int | None = None  # when the scheduler should look at the job again
+    before: str | None = None  # the decision already recorded for `nominal_ms`, if any
 
     def writes(self) -> bool:
         return (
@@ -358,8 +359,7 @@ class ScheduledStore:
                 if outcome is None:
                     continue
                 if outcome.writes():
-                    revision = revision or self._bump()
-                    self._apply(rec, outcome, revision)
+                    revision = self._apply(rec, outcome, revision)
                 out.append(outcome)
         return out
 
@@ -369,35 +369,49 @@ class ScheduledStore:
         )
         return dict(query.tuples().execute(self.db))
 
-    def _apply(self, rec: ScheduledRecord, out: PassOutcome, revision: int) -> None:
-        changes: dict[str, Any] = {"revision": revision}
+    def _apply(self, rec: ScheduledRecord, out: PassOutcome, revision: int | None) -> int | None:
+        """Write one outcome; returns the pass's revision (taken on its first write)."""
+        changes: dict[str, Any] = {}
         if out.job is not None:
-            ((_, inserted),) = self.jobs.insert_many([out.job], "skip")
-            if inserted:
-                out.started = out.job.uuid
-                if out.attempt != 1:
-                    J.update(attempt=out.attempt).where(J.uuid == out.job.uuid).execute(self.db)
-                changes.update(sched_job=out.job.uuid, last_job=out.job.uuid)
-                if not out.restart:
-                    changes.update(last_begin_ms=out.job.begin_ms, last_end_ms=None)
-            else:
-                if out.decision == "started":
-                    out.decision = "skipped_key"
-                out.events = [e for e in out.events if e.event != "job.started"]
-                out.job = None
+            changes = self._insert_run(out)
+            if out.job is None and not out.writes():
+                return revision
         if out.due_from_ms is not None:
             changes["due_from_ms"] = out.due_from_ms
-        S.update(**changes).where(S.uuid == rec.uuid).execute(self.db)
-        now_ms = out.at_ms
+        revision = revision or self._bump()
+        S.update(**changes, revision=revision).where(S.uuid == rec.uuid).execute(self.db)
         if out.missed:
-            rows = [(rec.uuid, n, "missed", None, now_ms, HOST) for n in out.missed]
+            rows = [(rec.uuid, n, "missed", None, out.at_ms, HOST) for n in out.missed]
             self._upsert(rows, overwrite=False)
         if out.decision is not None and out.nominal_ms is not None:
             self._upsert(
-                [(rec.uuid, out.nominal_ms, out.decision, out.started, now_ms, HOST)],
+                [(rec.uuid, out.nominal_ms, out.decision, out.started, out.at_ms, HOST)],
                 overwrite=True,
             )
         write_events(self.db, out.events)
+        return revision
+
+    def _insert_run(self, out: PassOutcome) -> dict[str, Any]:
+        """Start the outcome's run, unless its key is held (then the occurrence is
+        skipped_key); returns the scheduled job's changes."""
+        job = out.job
+        assert job is not None
+        ((_, inserted),) = self.jobs.insert_many([job], "skip")
+        if not inserted:
+            if out.decision == "started":
+                out.decision = "skipped_key"
+            out.events = [e for e in out.events if e.event != "job.started"]
+            out.job = None
+            if out.before == out.decision:
+                out.decision = None  # recorded already: nothing new to write
+            return {}
+        out.started = job.uuid
+        if out.attempt != 1:
+            J.update(attempt=out.attempt).where(J.uuid == job.uuid).execute(self.db)
+        changes: dict[str, Any] = {"sched_job": job.uuid, "last_job": job.uuid}
+        if not out.restart:
+            changes.update(last_begin_ms=job.begin_ms, last_end_ms=None)
+        return changes
 
     def _upsert(self, rows: Sequence[tuple[Any, ...]], *, overwrite: bool) -> None:
         p = self.db.param
