@@ -106,7 +106,7 @@ class Decider:
         self, inp: PassInput, decided: Callable[[int, int], dict[int, str]]
     ) -> PassOutcome | None:
         rec = inp.record
-        out = PassOutcome(rec.uuid)
+        out = PassOutcome(rec.uuid, at_ms=self.now)
         if not rec.use:
             return out  # no wake: the scheduler forgets it until it is enabled
         now = self.now

@@ -74,6 +74,7 @@ class PassOutcome:
     events: list[Event] = field(default_factory=list)
     started: str | None = None  # set by the store: the uuid of the run it started
     wake_ms: int | None = None  # when the scheduler should look at the job again
+    at_ms: int | None = None  # the pass's now: when the decision was taken
 
     def writes(self) -> bool:
         return (
@@ -388,6 +389,8 @@ class ScheduledStore:
         if out.due_from_ms is not None:
             changes["due_from_ms"] = out.due_from_ms
         S.update(**changes).where(S.uuid == rec.uuid).execute(self.db)
+        if at_ms is None:
+            at_ms = out.at_ms
         now_ms = at_ms if at_ms is not None else max((e.at_ms for e in out.events), default=0)
         if out.missed:
             rows = [(rec.uuid, n, "missed", None, now_ms, HOST) for n in out.missed]
