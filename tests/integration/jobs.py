@@ -251,3 +251,11 @@ def fail_huge(megabytes: int) -> None:
 def odd_message(kilobytes: int) -> str:
     current_job().message("\udcff\x00" + "m" * (kilobytes * 1024))
     return "sent"
+
+
+def nap() -> str:
+    """Report progress, then take a second: a run that is still going when looked at."""
+    job = current_job()
+    job.progress(50, "half way")
+    time.sleep(1.0)
+    return "rested"
