@@ -221,6 +221,7 @@ class ScheduledJobs:
             created_ms=now,
             changed_ms=now,
             revision=0,
+            origin="{}",
         )
         return ScheduledJob(self, rec, new=True)
 

@@ -108,6 +108,7 @@ class ScheduledJobRow(BaseModel):
     created_ms = peewee.BigIntegerField()
     changed_ms = peewee.BigIntegerField()
     revision = peewee.BigIntegerField(default=0)
+    origin = peewee.TextField(default="{}")  # the registry's values at the last sync (JSON)
 
     class Meta:
         table_name = "scheduled_job"

@@ -134,6 +134,7 @@ class ScheduledRecord:
     created_ms: int
     changed_ms: int
     revision: int
+    origin: str
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,55 @@ class SyncItem:
     restart_interval: int
 
 
+_SYNCED = ("description", "key", "use", "schedule", "restart_count", "restart_interval")
+
+
+def _origin(item: SyncItem) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in _SYNCED}
+
+
+def _carried(rec: ScheduledRecord, item: SyncItem, now_ms: int) -> dict[str, Any]:
+    """The changes a sync makes to an existing predefined row."""
+    old = json.loads(rec.origin or "{}")
+    new = _origin(item)
+    changes: dict[str, Any] = {}
+    for name in _SYNCED:
+        # a field still at the registry's last value was never edited: it follows the YAML
+        if name in old and old[name] != new[name] and getattr(rec, name) == old[name]:
+            changes[name] = new[name]
+    if changes.keys() & {"use", "schedule"}:
+        changes["due_from_ms"] = now_ms  # checked afresh from now, like an edit
+    if changes:
+        changes["changed_ms"] = now_ms
+    if old != new:
+        changes["origin"] = json.dumps(new)
+    if item.method != rec.method:
+        changes["method"] = item.method
+    return changes
+
+
+def _new_row(item: SyncItem, uuid: str, now_ms: int, revision: int) -> dict[str, Any]:
+    return {
+        "uuid": uuid,
+        "metadata": item.metadata,
+        "method": item.method,
+        "predefined": True,
+        "description": item.description,
+        "key": item.key,
+        "use": item.use,
+        "schedule": item.schedule,
+        "params": "[]",
+        "user_name": "",
+        "restart_count": item.restart_count,
+        "restart_interval": item.restart_interval,
+        "due_from_ms": now_ms,
+        "created_ms": now_ms,
+        "changed_ms": now_ms,
+        "revision": revision,
+        "origin": json.dumps(_origin(item)),
+    }
+
+
 @translate_errors
 class ScheduledStore:
     """Scheduled-job verbs over one peewee database."""
@@ -262,8 +311,11 @@ class ScheduledStore:
         self, items: Sequence[SyncItem], now_ms: int, new_uuid: Callable[[], str]
     ) -> tuple[list[str], list[str]]:
         """Create a row for each predefined job that has none, retire predefined rows whose
-        metadata is gone or no longer predefined, and keep the method in step with the
-        registry. Run-time edits (schedule, use, restart policy, pause) are kept.
+        metadata is gone or no longer predefined, and carry registry changes over.
+
+        A field the registry changed (schedule, use, description, key, restart policy) takes
+        the new value unless it was edited at run time: a run-time edit wins over the YAML,
+        which only gives initial values. The method always follows the registry.
 
         Returns:
             The names created and the names retired.
@@ -271,64 +323,55 @@ class ScheduledStore:
         wanted = {item.metadata: item for item in items}
         created: list[str] = []
         retired: list[str] = []
+        updated: list[str] = []
         with immediate(self.db):
             have = {
-                r[0]: (r[1], r[2])
-                for r in S.select(S.metadata, S.uuid, S.method)
-                .where(S.predefined == True)  # noqa: E712
-                .tuples()
-                .execute(self.db)
+                r.metadata: r
+                for r in (
+                    _record(row)
+                    for row in S.select(*_COLUMNS)
+                    .where(S.predefined == True)  # noqa: E712
+                    .tuples()
+                    .execute(self.db)
+                )
             }
-            events: list[Event] = []
             revision: int | None = None
-            for name, (uuid, method) in have.items():
+            for name, rec in have.items():
                 item = wanted.get(name)
                 if item is None:
                     revision = revision or self._bump()
-                    S.delete().where(S.uuid == uuid).execute(self.db)
-                    O.delete().where(O.scheduled_job == uuid).execute(self.db)
+                    S.delete().where(S.uuid == rec.uuid).execute(self.db)
+                    O.delete().where(O.scheduled_job == rec.uuid).execute(self.db)
                     retired.append(name)
-                elif item.method != method:
+                    continue
+                changes = _carried(rec, item, now_ms)
+                if changes:
                     revision = revision or self._bump()
-                    S.update(method=item.method, revision=revision).where(S.uuid == uuid).execute(
+                    S.update(**changes, revision=revision).where(S.uuid == rec.uuid).execute(
                         self.db
                     )
+                    if set(changes) - {"origin", "method"}:
+                        updated.append(name)
             rows = []
             for name, item in wanted.items():
                 if name in have:
                     continue
                 revision = revision or self._bump()
-                rows.append(
-                    {
-                        "uuid": new_uuid(),
-                        "metadata": name,
-                        "method": item.method,
-                        "predefined": True,
-                        "description": item.description,
-                        "key": item.key,
-                        "use": item.use,
-                        "schedule": item.schedule,
-                        "params": "[]",
-                        "user_name": "",
-                        "restart_count": item.restart_count,
-                        "restart_interval": item.restart_interval,
-                        "due_from_ms": now_ms,
-                        "created_ms": now_ms,
-                        "changed_ms": now_ms,
-                        "revision": revision,
-                    }
-                )
+                rows.append(_new_row(item, new_uuid(), now_ms, revision))
                 created.append(name)
             for i in range(0, len(rows), 500):
                 S.insert_many(rows[i : i + 500]).execute(self.db)
-            if created or retired:
-                parts = []
-                if created:
-                    parts.append(f"created {', '.join(sorted(created))}")
-                if retired:
-                    parts.append(f"retired {', '.join(sorted(retired))}")
-                events.append(Event(now_ms, "info", "registry.synced", "; ".join(parts)))
-                write_events(self.db, events)
+            parts = [
+                f"{what} {', '.join(sorted(names))}"
+                for what, names in (
+                    ("created", created),
+                    ("updated", updated),
+                    ("retired", retired),
+                )
+                if names
+            ]
+            if parts:
+                write_events(self.db, [Event(now_ms, "info", "registry.synced", "; ".join(parts))])
         return created, retired
 
     # -- the scheduler's pass -------------------------------------------------------------

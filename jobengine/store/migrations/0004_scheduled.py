@@ -28,6 +28,7 @@ def up(migrator, db):  # type: ignore[no-untyped-def]
         created_ms = peewee.BigIntegerField()
         changed_ms = peewee.BigIntegerField()
         revision = peewee.BigIntegerField(default=0, index=True)
+        origin = peewee.TextField(default="{}")
 
         class Meta:
             database = db
