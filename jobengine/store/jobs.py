@@ -23,7 +23,7 @@ from jobengine.store.eventlog import end_event, write_events
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import JobMessageRow as M
 from jobengine.store.records import Batch, Event, Finish, JobRecord, NewJob, Recorded
-from jobengine.store.revision import runs_ended
+from jobengine.store.revision import bump, runs_ended
 from jobengine.store.rows import ACTIVE, end_params, from_tuple, new_record, new_values
 from jobengine.store.sql import HotSql, purge_check
 
@@ -343,6 +343,9 @@ class JobStore:
                     "retry": retry,
                     "scheduled_job": sj,
                 }
+        # Before any key lock, as a scheduler pass takes it before its inserts' key locks.
+        scheduled = any(row["scheduled_job"] for row in current.values())
+        revision = bump(self.db) if scheduled else 0
         plain: list[tuple[Any, ...]] = []
         # Sorted so concurrent finishers take the advisory key locks in one order.
         for fin in sorted(finishes, key=lambda f: (current.get(f.uuid, {}).get("key", ""), f.uuid)):
@@ -362,10 +365,10 @@ class JobStore:
             if delay is None:
                 notable.append((fin, row))
         self._run_many(self.sql.end, plain)
-        self._log_ends(notable)
+        self._log_ends(notable, revision)
         return Recorded(ended, retried, min(retry_at, default=None))
 
-    def _log_ends(self, ends: Sequence[tuple[Finish, dict[str, Any]]]) -> None:
+    def _log_ends(self, ends: Sequence[tuple[Finish, dict[str, Any]]], revision: int) -> None:
         """Events for runs of scheduled jobs and for failures, and the scheduled jobs' new
         state, in the transaction that ends the runs. Plain jobs that complete log nothing:
         the hot path writes no event."""
@@ -378,7 +381,8 @@ class JobStore:
             if sj is not None:
                 runs.append((sj, fin.uuid, fin.end_ms))
             events.append(end_event(fin, row["method"], sj))
-        runs_ended(self.db, runs)
+        if runs:
+            runs_ended(self.db, runs, revision)
         write_events(self.db, events)
 
     def _send_back(self, fin: Finish, row: dict[str, Any], delay_s: float) -> int:

@@ -34,16 +34,14 @@ def bump(db: peewee.Database) -> int:
     return current(db)
 
 
-def runs_ended(db: peewee.Database, ended: Sequence[tuple[str, str, int]]) -> None:
-    """Inside a finish transaction: runs of scheduled jobs ended, as (scheduled job, run, end).
+def runs_ended(db: peewee.Database, ended: Sequence[tuple[str, str, int]], revision: int) -> None:
+    """Inside a finish transaction: runs of scheduled jobs ended, as (scheduled job, run, end);
+    `revision` was taken (`bump`) before the transaction took any key lock.
 
     The schedule's own last end is fed by its scheduler runs only (not manual ones), and every
     such job takes a new revision so schedulers look again: a restart may be due, a repeat
     pause counts from this end, the previous run is no longer active.
     """
-    if not ended:
-        return
-    revision = bump(db)
     p = db.param
     for sj, run, end_ms in ended:
         db.execute_sql(

@@ -203,9 +203,9 @@ class ScheduledStore:
 
     def delete(self, uuid: str, events: Sequence[Event] = ()) -> bool:
         with immediate(self.db):
+            self._bump()  # first, as every writer does (one lock order: no deadlock)
             n = S.delete().where(S.uuid == uuid).execute(self.db)
             if n:
-                self._bump()
                 O.delete().where(O.scheduled_job == uuid).execute(self.db)
                 write_events(self.db, events)
         return bool(n)
@@ -292,6 +292,7 @@ class ScheduledStore:
     def set_lock(self, on: bool, by: str, now_ms: int, events: Sequence[Event] = ()) -> bool:
         """Turn the lock on or off; returns whether it changed."""
         with immediate(self.db):
+            revision = self._bump()
             was = self.lock_info() is not None
             if on == was:
                 return False
@@ -301,7 +302,7 @@ class ScheduledStore:
             else:
                 Setting.delete().where(Setting.name == LOCK).execute(self.db)
             # every scheduled job's decision depends on it: touch them all
-            S.update(revision=self._bump()).execute(self.db)
+            S.update(revision=revision).execute(self.db)
             write_events(self.db, events)
         return True
 
@@ -325,6 +326,7 @@ class ScheduledStore:
         retired: list[str] = []
         updated: list[str] = []
         with immediate(self.db):
+            revision = self._bump()
             have = {
                 r.metadata: r
                 for r in (
@@ -335,18 +337,15 @@ class ScheduledStore:
                     .execute(self.db)
                 )
             }
-            revision: int | None = None
             for name, rec in have.items():
                 item = wanted.get(name)
                 if item is None:
-                    revision = revision or self._bump()
                     S.delete().where(S.uuid == rec.uuid).execute(self.db)
                     O.delete().where(O.scheduled_job == rec.uuid).execute(self.db)
                     retired.append(name)
                     continue
                 changes = _carried(rec, item, now_ms)
                 if changes:
-                    revision = revision or self._bump()
                     S.update(**changes, revision=revision).where(S.uuid == rec.uuid).execute(
                         self.db
                     )
@@ -356,7 +355,6 @@ class ScheduledStore:
             for name, item in wanted.items():
                 if name in have:
                     continue
-                revision = revision or self._bump()
                 rows.append(_new_row(item, new_uuid(), now_ms, revision))
                 created.append(name)
             for i in range(0, len(rows), 500):
@@ -385,6 +383,9 @@ class ScheduledStore:
         """
         out: list[PassOutcome] = []
         with immediate(self.db):
+            # The revision first, as every writer of scheduled jobs and every finish of a
+            # scheduled run takes it: one lock order, so PostgreSQL never deadlocks them.
+            revision = self._bump()
             query = S.select(*_COLUMNS).where(S.uuid.in_(sorted(uuids))).order_by(S.uuid)
             if not self._sqlite:
                 query = query.for_update()
@@ -394,7 +395,6 @@ class ScheduledStore:
             locked = self.lock_info() is not None
             runs = self.run_states([r.sched_job for r in records if r.sched_job])
             active = self.active_runs([r.uuid for r in records])
-            revision: int | None = None
             for rec in records:
                 run = runs.get(rec.sched_job or "")
                 inp = PassInput(rec, run[0] if run else None, rec.uuid in active, locked)
@@ -402,7 +402,7 @@ class ScheduledStore:
                 if outcome is None:
                     continue
                 if outcome.writes():
-                    revision = self._apply(rec, outcome, revision)
+                    self._apply(rec, outcome, revision)
                 out.append(outcome)
         return out
 
@@ -412,16 +412,15 @@ class ScheduledStore:
         )
         return dict(query.tuples().execute(self.db))
 
-    def _apply(self, rec: ScheduledRecord, out: PassOutcome, revision: int | None) -> int | None:
-        """Write one outcome; returns the pass's revision (taken on its first write)."""
+    def _apply(self, rec: ScheduledRecord, out: PassOutcome, revision: int) -> None:
+        """Write one outcome."""
         changes: dict[str, Any] = {}
         if out.job is not None:
             changes = self._insert_run(out)
             if out.job is None and not out.writes():
-                return revision
+                return
         if out.due_from_ms is not None:
             changes["due_from_ms"] = out.due_from_ms
-        revision = revision or self._bump()
         S.update(**changes, revision=revision).where(S.uuid == rec.uuid).execute(self.db)
         if out.missed:
             rows = [(rec.uuid, n, "missed", None, out.at_ms, HOST) for n in out.missed]
@@ -432,7 +431,6 @@ class ScheduledStore:
                 overwrite=True,
             )
         write_events(self.db, out.events)
-        return revision
 
     def _insert_run(self, out: PassOutcome) -> dict[str, Any]:
         """Start the outcome's run, unless its key is held (then the occurrence is
@@ -482,6 +480,7 @@ class ScheduledStore:
             JobKeyConflict: a run of it is active, or its key is held.
         """
         with immediate(self.db):
+            revision = self._bump()
             query = S.select(S.uuid).where(S.uuid == uuid)
             if not self._sqlite:
                 query = query.for_update()
@@ -491,7 +490,5 @@ class ScheduledStore:
             if active:
                 raise JobKeyConflict(job.method, job.key, active[uuid])
             self.jobs.insert_many([job], "error")
-            S.update(last_job=job.uuid, revision=self._bump()).where(S.uuid == uuid).execute(
-                self.db
-            )
+            S.update(last_job=job.uuid, revision=revision).where(S.uuid == uuid).execute(self.db)
             write_events(self.db, events)
