@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
-from jobengine.cli import background, engine, schedule
+from jobengine.cli import background, console, engine, schedule
 from jobengine.cli.common import cli
 
 __all__ = ["cli", "main"]
-_COMMANDS = (background, engine, schedule)  # imported for their commands on `cli`
+_COMMANDS = (background, console, engine, schedule)  # imported for their commands on `cli`
 
 
 def main(argv: list[str] | None = None) -> None:
