@@ -55,7 +55,6 @@ class ConsoleApp(App[None]):
         Binding("2", "view('background')", "Background"),
         Binding("3", "view('events')", "Events"),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("enter", "details", "Details", show=True, priority=False),
         Binding("space", "select", "Select"),
         Binding("r", "run_now", "Run now"),
         Binding("e", "toggle_use", "Enable/disable"),
@@ -185,9 +184,9 @@ class ConsoleApp(App[None]):
         self.render_rows()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.action_details()
+        self.open_details()
 
-    def action_details(self) -> None:
+    def open_details(self) -> None:
         key = self.table.cursor_key
         if key is None:
             return
@@ -206,7 +205,10 @@ class ConsoleApp(App[None]):
     # -- actions --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """With --read-only the actions are shown dimmed and do nothing."""
+        """With --read-only the actions are shown dimmed and do nothing; over a detail page
+        or a question only quitting works (the keys belong to that screen)."""
+        if len(self.screen_stack) > 1 and action != "quit":
+            return False
         if self.read_only and action in ACTIONS:
             return None
         return True

@@ -33,7 +33,7 @@ class DetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            yield Static(f"[b]{escape(self.detail.title)}[/b]", id="title")
+            yield Static(f"[b]{escape(self.detail.title)}[/b]", id="detail-title")
             for heading, body in self.detail.sections:
                 if heading:
                     yield Static(escape(heading), classes="heading")

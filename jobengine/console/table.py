@@ -4,7 +4,9 @@ the cursor on the same row (by key) and marking the selected rows."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from jobengine.console.data import Row
@@ -14,6 +16,10 @@ MARK = "●"
 
 class JobTable(DataTable[str]):
     """Rows keyed by uuid; `show()` changes only the cells that changed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Details"),  # shown in the footer, unlike the base's
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id)

@@ -211,10 +211,15 @@ def test_enter_on_a_scheduled_job_says_why_it_is_not_running(engine: Engine) -> 
         assert "previous run" in text and "still active" in text
         assert "Next 10 runs" in text
         assert "started" in text  # its occurrence's decision
+        await pilot.press("r", "2")  # the listing's keys do nothing over a detail page
+        assert app.view_name == "scheduled"
+        assert len(engine.background.get(scheduled_job=engine.scheduled.named("Nightly"))) == 1
         await pilot.press("escape")
         await go_to(app, pilot, "Adhoc", "name")
         await pilot.press("enter")
         assert "disabled" in app.screen.text()  # type: ignore[attr-defined]
+        await pilot.press("r")
+        assert engine.scheduled.named("Adhoc").last_job is None
 
     drive(engine, steps)
 
