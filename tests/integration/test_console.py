@@ -373,6 +373,19 @@ def test_refresh_updates_rows_in_place_keeping_cursor_and_selection(engine: Engi
     drive(engine, steps)
 
 
+def test_the_listing_refreshes_itself_every_two_seconds(engine: Engine) -> None:
+    async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
+        await pilot.press("2")
+        engine.background.execute("tests.integration.jobs:noop", description="arrived")
+        for _ in range(40):  # the 2 s timer, with room for a busy machine
+            await pilot.pause(0.1)
+            if "arrived" in column(app, "description"):
+                break
+        assert "arrived" in column(app, "description")
+
+    drive(engine, steps)
+
+
 def test_q_quits(engine: Engine) -> None:
     async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
         await pilot.press("q")
