@@ -146,6 +146,14 @@ class BackgroundJob:
             return None
         return Progress(r.progress_percent, r.progress_text or "")
 
+    @property
+    def last_progress(self) -> Progress | None:
+        """The progress in this snapshot (no store read; `progress()` reads it afresh)."""
+        r = self._record
+        if r.progress_percent is None:
+            return None
+        return Progress(r.progress_percent, r.progress_text or "")
+
     def cancel(self) -> None:
         """Ask the job to stop: it sees `cancel_requested`; past the grace period it is killed."""
         self._manager.cancel(self.uuid)
@@ -339,6 +347,23 @@ class BackgroundJobs:
         """The job with this uuid, or None."""
         record = self._store.jobs.find(str(uuid))
         return BackgroundJob(self, record) if record is not None else None
+
+    def counts(self) -> dict[JobState, int]:
+        """How many jobs the store keeps in each state (every state present, 0 for none)."""
+        found = self._store.jobs.count_by_state()
+        return {s: found.get(s.value, 0) for s in JobState}
+
+    def delete(self, jobs: Iterable[BackgroundJob | str]) -> list[str]:
+        """Remove finished jobs (and their messages) before retention would; ACTIVE ones are
+        left alone (cancel them first).
+
+        Returns:
+            The uuids removed.
+        """
+        uuids = [j.uuid if isinstance(j, BackgroundJob) else j for j in jobs]
+        for u in uuids:
+            check_filters({"uuid": u})
+        return self._store.jobs.delete_finished(uuids)
 
     def cancel(self, uuid: str) -> None:
         """Ask a job to stop (see BackgroundJob.cancel)."""

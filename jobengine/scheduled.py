@@ -15,7 +15,7 @@ from jobengine import codec
 from jobengine.clock import from_ms, to_ms
 from jobengine.decide import next_start
 from jobengine.errors import JobEngineError, RegistryError
-from jobengine.launch import check_instant
+from jobengine.launch import check_filters, check_instant
 from jobengine.methods import check_arguments, resolve
 from jobengine.registry import JobMetadata, Registry
 from jobengine.schedule import Schedule
@@ -234,9 +234,13 @@ class ScheduledJobs:
         predefined: bool | None = None,
         use: bool | None = None,
         description: str | None = None,
+        limit: int | None = None,
     ) -> list[ScheduledJob]:
-        """Scheduled jobs matching every given filter (1C GetScheduledJobs)."""
+        """Scheduled jobs matching every given filter (1C GetScheduledJobs), by name; the
+        first `limit` of them when given."""
+        check_filters({"limit": limit})
         rows = self.store.scheduled.select(
+            limit=limit,
             uuid=str(uuid) if uuid is not None else None,
             key=key,
             metadata=metadata,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import sys
 
-from jobengine.cli import background, engine, schedule, scheduled
+from jobengine.cli import background, console, engine, schedule, scheduled
 from jobengine.cli.common import cli
 
 __all__ = ["cli", "main"]
-_COMMANDS = (background, engine, schedule, scheduled)  # imported for their commands on `cli`
+# imported for their commands on `cli`
+_COMMANDS = (background, console, engine, schedule, scheduled)
 
 
 def main(argv: list[str] | None = None) -> None:

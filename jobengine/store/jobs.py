@@ -503,6 +503,32 @@ class JobStore:
             query = query.limit(limit)
         return [from_tuple(r) for r in query.tuples().execute(self.db)]
 
+    def count_by_state(self) -> dict[str, int]:
+        """How many jobs the store keeps in each state (one grouped read of the state index)."""
+        query = J.select(J.state, peewee.fn.COUNT(J.id)).group_by(J.state)
+        return {str(st): int(n) for st, n in query.tuples().execute(self.db)}
+
+    def delete_finished(self, uuids: Sequence[str]) -> list[str]:
+        """Remove these jobs and their messages, the finished ones only (ACTIVE jobs stay).
+
+        One write transaction per chunk; safe beside retention and other deleters: a job is
+        removed once.
+
+        Returns:
+            The uuids removed.
+        """
+        removed: list[str] = []
+        for i in range(0, len(uuids), 500):
+            chunk = list(uuids[i : i + 500])
+            with immediate(self.db):
+                query = J.select(J.uuid).where(J.uuid.in_(chunk) & (J.state != ACTIVE))
+                gone = [str(u) for (u,) in query.tuples().execute(self.db)]
+                if gone:
+                    J.delete().where(J.uuid.in_(gone) & (J.state != ACTIVE)).execute(self.db)
+                    self._delete_messages(gone)
+            removed.extend(gone)
+        return removed
+
     def messages(self, uuid: str) -> list[tuple[int, str]]:
         query = M.select(M.at_ms, M.text).where(M.job_uuid == uuid).order_by(M.id)
         rows = query.tuples().execute(self.db)

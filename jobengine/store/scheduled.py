@@ -214,8 +214,9 @@ class ScheduledStore:
         rows = S.select(*_COLUMNS).where(S.uuid == uuid).tuples().execute(self.db)
         return next((_record(r) for r in rows), None)
 
-    def select(self, **filters: Any) -> list[ScheduledRecord]:
-        """Rows matching every given filter (None = any), by metadata name then creation."""
+    def select(self, *, limit: int | None = None, **filters: Any) -> list[ScheduledRecord]:
+        """Rows matching every given filter (None = any), by metadata name then creation;
+        the first `limit` of them when given."""
         query = S.select(*_COLUMNS)
         for name, value in filters.items():
             if name not in _FILTERS:
@@ -223,6 +224,8 @@ class ScheduledStore:
             if value is not None:
                 query = query.where(getattr(S, name) == value)
         query = query.order_by(S.metadata, S.created_ms, S.uuid)
+        if limit is not None:
+            query = query.limit(limit)
         return [_record(r) for r in query.tuples().execute(self.db)]
 
     def changed_since(self, revision: int) -> list[ScheduledRecord]:

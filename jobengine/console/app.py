@@ -1,0 +1,321 @@
+"""The console app: three listings (scheduled jobs, background jobs, the event log) over a
+client engine, refreshed in place every 2 s, with the actions of the contract's keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.markup import escape
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Input, Static
+
+from jobengine.console import data, detail, state
+from jobengine.console.data import Row
+from jobengine.console.screens import ConfirmScreen, DetailScreen
+from jobengine.console.table import JobTable
+from jobengine.errors import JobEngineError
+
+if TYPE_CHECKING:
+    from jobengine.engine import Engine
+    from jobengine.scheduled import ScheduledJob
+
+REFRESH_S = 2.0
+ACTIONS = {"run_now", "toggle_use", "cancel", "delete", "lock"}  # off with --read-only
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    load: Callable[[Engine], list[Row]]
+
+
+VIEWS = {
+    "scheduled": View("scheduled", "Scheduled jobs", data.SCHEDULED_COLUMNS, data.scheduled_rows),
+    "background": View(
+        "background",
+        "Background jobs begun in the last hour",
+        data.BACKGROUND_COLUMNS,
+        data.background_rows,
+    ),
+    "events": View("events", "Event log", data.EVENT_COLUMNS, data.event_rows),
+}
+
+
+class ConsoleApp(App[None]):
+    """`jobengine console`: the engine is a client one, owned (and closed) by the caller."""
+
+    TITLE = "jobengine console"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "view('scheduled')", "Scheduled"),
+        Binding("2", "view('background')", "Background"),
+        Binding("3", "view('events')", "Events"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("space", "select", "Select"),
+        Binding("r", "run_now", "Run now"),
+        Binding("e", "toggle_use", "Enable/disable"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("d", "delete", "Delete"),
+        Binding("L", "lock", "Lock/unlock"),
+        Binding("q", "quit", "Quit"),
+    ]
+    CSS = """
+    #header { height: 1; background: $primary; color: $text; padding: 0 1; }
+    #banner { height: 1; background: $error; color: $text; text-style: bold; padding: 0 1; }
+    #title { height: 1; padding: 0 1; text-style: bold; }
+    #filter { height: 3; }
+    """
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        super().__init__()
+        self.engine = engine
+        self.read_only = read_only
+        self.view_name = "scheduled"
+        self.states = {name: state.ViewState() for name in VIEWS}
+        self.rows: list[Row] = []  # the current view's rows as last read
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="header")
+        yield Static(id="banner")
+        yield Static(id="title")
+        yield Input(placeholder="filter: words every row shown must contain", id="filter")
+        yield JobTable(id="rows")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#banner", Static).display = False
+        self.refresh_rows()
+        self.set_interval(REFRESH_S, self.refresh_rows)
+        self.table.focus()
+
+    @property
+    def table(self) -> JobTable:
+        return self.query_one("#rows", JobTable)
+
+    @property
+    def view(self) -> View:
+        return VIEWS[self.view_name]
+
+    @property
+    def view_state(self) -> state.ViewState:
+        return self.states[self.view_name]
+
+    # -- refresh --------------------------------------------------------------------------
+
+    def refresh_rows(self) -> None:
+        """Read the header and the current view again; the table updates in place."""
+        try:
+            head = data.header(self.engine)
+            self.rows = self.view.load(self.engine)
+        except JobEngineError as exc:
+            self.query_one("#header", Static).update(escape(f"store unreadable: {exc}"))
+            return
+        self._show_header(head)
+        vs = self.view_state
+        vs.selected = state.prune(vs.selected, self.rows)
+        self.render_rows()
+
+    def render_rows(self) -> None:
+        vs = self.view_state
+        shown = state.visible(self.rows, vs.filter)
+        self.table.set_columns(self.view.columns)
+        self.table.show(shown, vs.selected)
+        title = f"{self.view.title}: {len(shown)} of {len(self.rows)}"
+        if vs.filter:
+            title += f"  filter: {vs.filter!r}"
+        if vs.selected:
+            title += f"  selected: {len(vs.selected)}"
+        self.query_one("#title", Static).update(escape(title))
+
+    def _show_header(self, head: data.Header) -> None:
+        mode = "  [read-only]" if self.read_only else ""
+        text = f"{head.url}   active {head.active}   failed {head.failed}{mode}"
+        self.query_one("#header", Static).update(escape(text))
+        banner = self.query_one("#banner", Static)
+        banner.display = head.lock is not None
+        if head.lock is not None:
+            banner.update(escape(f"SCHEDULED JOBS LOCKED {head.lock}: none will start (L)"))
+
+    # -- navigation -----------------------------------------------------------------------
+
+    def action_view(self, name: str) -> None:
+        if name == self.view_name:
+            return
+        self.view_name = name
+        self.query_one("#filter", Input).value = self.view_state.filter
+        self.refresh_rows()
+        self.table.move_cursor(row=0, animate=False)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.view_state.filter = event.value
+        self.render_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._close_filter()
+
+    def _close_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = bool(box.value)
+        self.table.focus()
+
+    def on_key(self, event: object) -> None:
+        key = getattr(event, "key", "")
+        if key == "escape" and self.query_one("#filter", Input).has_focus:
+            self._close_filter()
+
+    def action_select(self) -> None:
+        key = self.table.cursor_key
+        if key is None:
+            return
+        vs = self.view_state
+        vs.selected = state.toggle(vs.selected, key)
+        self.render_rows()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.open_details()
+
+    def open_details(self) -> None:
+        key = self.table.cursor_key
+        if key is None:
+            return
+        if self.view_name == "scheduled":
+            page = detail.why_not_running(self.engine, key)
+        elif self.view_name == "background":
+            page = detail.job_detail(self.engine, key)
+        else:
+            row = next((r for r in self.rows if r.key == key), None)
+            if row is None or row.job is None:
+                self.notify("this event names no background job")
+                return
+            page = detail.job_detail(self.engine, row.job)
+        self.push_screen(DetailScreen(page))
+
+    # -- actions --------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """With --read-only the actions are shown dimmed and do nothing; over a detail page
+        or a question only quitting works (the keys belong to that screen)."""
+        if len(self.screen_stack) > 1 and action != "quit":
+            return False
+        if self.read_only and action in ACTIONS:
+            return None
+        return True
+
+    def targets(self) -> list[Row]:
+        shown = state.visible(self.rows, self.view_state.filter)
+        return state.targets(shown, self.view_state.selected, self.table.cursor_key)
+
+    def action_run_now(self) -> None:
+        if self.view_name != "scheduled":
+            self.notify("run now starts scheduled jobs: press 1", severity="warning")
+            return
+        self._each(self.targets(), lambda r: self._scheduled(r.key).run_now(), "started")
+
+    def action_toggle_use(self) -> None:
+        if self.view_name != "scheduled":
+            self.notify("enable/disable works on scheduled jobs: press 1", severity="warning")
+            return
+
+        def flip(row: Row) -> None:
+            sj = self._scheduled(row.key)
+            sj.use = not sj.use
+            sj.save()
+
+        self._each(self.targets(), flip, "changed")
+
+    def action_cancel(self) -> None:
+        rows = [r for r in self.targets() if "active" in r.flags]
+        if not rows:
+            self.notify("nothing active to cancel", severity="warning")
+            return
+        if self.view_name == "scheduled":
+            do: Callable[[Row], None] = self._cancel_last_run
+        else:
+            do = self._cancel_job
+        self._confirm(f"Cancel {len(rows)} running job(s)?", rows, do, "cancel requested")
+
+    def action_delete(self) -> None:
+        if self.view_name == "scheduled":
+            rows = [r for r in self.targets() if "predefined" not in r.flags]
+            what = "scheduled job(s) (predefined ones are kept)"
+            do: Callable[[Row], None] = lambda r: self._scheduled(r.key).delete()  # noqa: E731
+        elif self.view_name == "background":
+            rows = [r for r in self.targets() if "active" not in r.flags]
+            what = "finished background job(s)"
+            do = lambda r: self._delete_job(r.key)  # noqa: E731
+        else:
+            self.notify("the event log is not deleted by hand", severity="warning")
+            return
+        if not rows:
+            self.notify("nothing here can be deleted", severity="warning")
+            return
+        self._confirm(f"Delete {len(rows)} {what}?", rows, do, "deleted")
+
+    def action_lock(self) -> None:
+        try:
+            if self.engine.scheduled.locked:
+                self.engine.scheduled.unlock()
+                self.notify("scheduled jobs unlocked")
+            else:
+                self.engine.scheduled.lock()
+                self.notify("scheduled jobs locked: none will start")
+        except JobEngineError as exc:
+            self.notify(str(exc), severity="error")
+        self.refresh_rows()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _scheduled(self, uuid: str) -> ScheduledJob:
+        sj = self.engine.scheduled.find(uuid)
+        if sj is None:
+            raise JobEngineError(f"scheduled job {uuid} no longer exists")
+        return sj
+
+    def _cancel_last_run(self, row: Row) -> None:
+        last = self._scheduled(row.key).last_job
+        if last is not None and not last.is_finished:
+            last.cancel()
+
+    def _cancel_job(self, row: Row) -> None:
+        self.engine.background.cancel(row.key)
+
+    def _delete_job(self, uuid: str) -> None:
+        self.engine.background.delete([uuid])
+
+    def _confirm(
+        self, question: str, rows: Sequence[Row], do: Callable[[Row], None], done: str
+    ) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._each(rows, do, done)
+
+        self.push_screen(ConfirmScreen(question), answered)
+
+    def _each(self, rows: Sequence[Row], do: Callable[[Row], object], done: str) -> None:
+        """Apply `do` to each row; a refusal is shown and the others go on."""
+        if not rows:
+            self.notify("no row here", severity="warning")
+            return
+        ok = 0
+        for row in rows:
+            try:
+                do(row)
+                ok += 1
+            except JobEngineError as exc:
+                self.notify(str(exc), severity="error")
+        if ok:
+            self.notify(f"{ok} {done}")
+        self.view_state.selected.clear()
+        self.refresh_rows()

@@ -1,0 +1,193 @@
+"""What the console shows, gathered through the engine's managers as plain rows: the three
+listings, the header, and the text of the detail screens. No Textual here, no store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from jobengine.background import BackgroundJob
+    from jobengine.engine import Engine
+    from jobengine.scheduled import ScheduledJob
+
+PAGE = 500  # rows a listing reads at most (the managers' limit: never a whole table)
+RECENT = timedelta(hours=1)  # the background listing's default period
+
+SCHEDULED_COLUMNS = (
+    "sel",
+    "use",
+    "name",
+    "description",
+    "schedule",
+    "next run",
+    "last start",
+    "last state",
+    "key",
+    "predefined",
+    "restart",
+    "paused until",
+)
+BACKGROUND_COLUMNS = (
+    "sel",
+    "state",
+    "description",
+    "method",
+    "key",
+    "begin",
+    "end",
+    "duration",
+    "location",
+    "progress",
+    "attempt",
+    "queue",
+    "error",
+)
+EVENT_COLUMNS = ("sel", "level", "time", "event", "message", "job", "host")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One listing row: a stable key (a uuid), its cells (without the selection mark), and
+    what the actions need to know about it (`flags`: "enabled", "predefined", "active")."""
+
+    key: str
+    cells: tuple[str, ...]
+    flags: frozenset[str] = frozenset()
+    job: str | None = None  # the background job an event row names
+
+
+@dataclass(frozen=True)
+class Header:
+    url: str
+    active: int
+    failed: int
+    lock: str | None  # who set the scheduled-jobs lock and when, None when it is off
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A detail screen's text: a title and (heading, body) sections."""
+
+    title: str
+    sections: tuple[tuple[str, str], ...]
+
+
+def fmt(at: datetime | None) -> str:
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else ""
+
+
+def fmt_span(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def safe_url(url: str) -> str:
+    """The store URL without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# -- listings -------------------------------------------------------------------------------
+
+
+def scheduled_rows(engine: Engine, limit: int = PAGE) -> list[Row]:
+    """The scheduled jobs, by name."""
+    return [_scheduled_row(sj) for sj in engine.scheduled.get(limit=limit)]
+
+
+def _scheduled_row(sj: ScheduledJob) -> Row:
+    last = sj.last_job
+    restart = f"{sj.restart_count} x {sj.restart_interval}s" if sj.restart_count else ""
+    paused = ""
+    if sj.paused:
+        paused = fmt(sj.paused_until) if sj.paused_until else "until resumed"
+    flags = {"enabled"} if sj.use else set()
+    if sj.predefined:
+        flags.add("predefined")
+    if last is not None and not last.is_finished:
+        flags.add("active")
+    cells = (
+        "yes" if sj.use else "no",
+        sj.metadata,
+        sj.description,
+        str(sj.schedule),
+        fmt(sj.next_run()),
+        fmt(sj.last_begin),
+        last.state.value if last is not None else "",
+        sj.key,
+        "yes" if sj.predefined else "no",
+        restart,
+        paused,
+    )
+    return Row(sj.uuid, cells, frozenset(flags))
+
+
+def background_rows(engine: Engine, since: datetime | None = None, limit: int = PAGE) -> list[Row]:
+    """Background jobs begun since `since` (default: the last hour), newest first."""
+    since = since or engine.clock.now() - RECENT
+    jobs = engine.background.get(begin_after=since, limit=limit, newest_first=True)
+    return [_background_row(job) for job in jobs]
+
+
+def _background_row(job: BackgroundJob) -> Row:
+    duration = None
+    if job.started is not None:
+        duration = ((job.end or job.started) - job.started).total_seconds()
+    progress = job.last_progress
+    error = job.error.message.splitlines()[0] if job.error and job.error.message else ""
+    if job.error and not error:
+        error = job.error.type
+    cells = (
+        job.state.value,
+        job.description,
+        job.method,
+        job.key,
+        fmt(job.begin),
+        fmt(job.end),
+        fmt_span(duration) if job.end else "",
+        job.location,
+        f"{progress.percent:3.0f}% {progress.text}".rstrip() if progress else "",
+        str(job.attempt),
+        job.queue,
+        error,
+    )
+    return Row(job.uuid, cells, frozenset() if job.is_finished else frozenset({"active"}))
+
+
+def event_rows(engine: Engine, limit: int = PAGE) -> list[Row]:
+    """The event log, newest first. Events have no id: a row's key is its content, made
+    unique by a counter, so a refresh finds the same rows again."""
+    rows: list[Row] = []
+    seen: dict[str, int] = {}
+    for ev in engine.log.get(limit=limit):
+        base = f"{ev.time.timestamp()}|{ev.event}|{ev.job}|{ev.scheduled_job}|{ev.message}"
+        seen[base] = seen.get(base, 0) + 1
+        cells = (ev.level, fmt(ev.time), ev.event, ev.message, ev.job or "", ev.host)
+        rows.append(Row(f"{base}|{seen[base]}", cells, job=ev.job))
+    return rows
+
+
+def header(engine: Engine) -> Header:
+    from jobengine.state import JobState
+
+    counts = engine.background.counts()
+    info = engine.scheduled.lock_info
+    lock = f"by {info[0]} since {fmt(info[1])}" if info is not None else None
+    return Header(safe_url(engine.url), counts[JobState.ACTIVE], counts[JobState.FAILED], lock)
+
+
+def blank(values: Sequence[str]) -> str:
+    return "\n".join(values) if values else "(none)"

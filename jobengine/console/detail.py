@@ -1,0 +1,154 @@
+"""The detail screens' text, read through the managers: a background job (properties,
+arguments, result, messages, progress, traceback) and a scheduled job's "why not running"."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from jobengine import codec
+from jobengine.console.data import Detail, blank, fmt
+from jobengine.errors import JobEngineError
+from jobengine.state import JobState
+
+if TYPE_CHECKING:
+    from jobengine.background import BackgroundJob
+    from jobengine.engine import Engine
+    from jobengine.scheduled import ScheduledJob
+
+NEXT_RUNS = 10
+OCCURRENCES = 10
+
+
+def job_detail(engine: Engine, uuid: str) -> Detail:
+    """A background job, whole."""
+    job = engine.background.find(uuid)
+    if job is None:
+        return Detail(f"background job {uuid}", (("", "gone (retention removed it)"),))
+    props = [
+        ("uuid", job.uuid),
+        ("method", job.method),
+        ("description", job.description),
+        ("key", job.key),
+        ("state", job.state.value + (" (cancel requested)" if job.cancel_requested else "")),
+        ("begin", fmt(job.begin)),
+        ("started", fmt(job.started)),
+        ("end", fmt(job.end)),
+        ("attempt", str(job.attempt)),
+        ("queue", job.queue),
+        ("location", job.location),
+        ("scheduled job", job.scheduled_job or ""),
+        ("parent", job.parent or ""),
+    ]
+    progress = job.last_progress
+    sections = [
+        ("Properties", "\n".join(f"{k:>14}: {v}" for k, v in props)),
+        ("Arguments", codec.dumps({"args": job.args, "kwargs": job.kwargs})),
+        ("Result", _result(job)),
+        ("Messages", blank(job.messages())),
+        ("Progress", f"{progress.percent:g}% {progress.text}" if progress else "(none)"),
+    ]
+    if job.error is not None:
+        sections.append(("Error", f"{job.error.type}: {job.error.message}"))
+        sections.append(("Traceback", job.error.traceback.rstrip() or "(none)"))
+    return Detail(f"{job.method} {job.uuid}", tuple(sections))
+
+
+def _result(job: BackgroundJob) -> str:
+    if job.state is not JobState.COMPLETED:
+        return f"(none: {job.state.value})"
+    try:
+        return codec.dumps(job.result(timeout=0))
+    except JobEngineError as exc:
+        return f"(unreadable: {exc})"
+
+
+def why_not_running(engine: Engine, uuid: str) -> Detail:
+    """A scheduled job: what blocks it now, its next runs, its last occurrences."""
+    sj = engine.scheduled.find(uuid)
+    if sj is None:
+        return Detail(f"scheduled job {uuid}", (("", "gone (deleted)"),))
+    zone = _zone(sj)
+    props = [
+        ("name", sj.metadata),
+        ("uuid", sj.uuid),
+        ("method", sj.method),
+        ("description", sj.description),
+        ("key", sj.key),
+        ("use", "yes" if sj.use else "no"),
+        ("predefined", "yes" if sj.predefined else "no"),
+        ("schedule", str(sj.schedule)),
+        ("restart", f"{sj.restart_count} times, {sj.restart_interval}s apart"),
+        ("last start", fmt(sj.last_begin)),
+        ("last end", fmt(sj.last_end)),
+    ]
+    occurrences = [
+        f"{_at(o.nominal_ms, zone)}  {o.decision:<15} {o.job or ''}"
+        for o in sj.occurrences(limit=OCCURRENCES)
+    ]
+    sections = (
+        ("Properties", "\n".join(f"{k:>12}: {v}" for k, v in props)),
+        ("Blocks it now", "\n".join(blockers(engine, sj))),
+        (f"Next {NEXT_RUNS} runs ({zone})", blank(next_runs(engine, sj, zone))),
+        ("Last occurrences and decisions", blank(occurrences)),
+    )
+    return Detail(f"Why not running: {sj.metadata}", sections)
+
+
+def blockers(engine: Engine, sj: ScheduledJob) -> list[str]:
+    """What keeps the scheduler from starting the job now, in words."""
+    found: list[str] = []
+    if not sj.use:
+        found.append("disabled: use is off (e enables it)")
+    lock = engine.scheduled.lock_info
+    if lock is not None:
+        found.append(f"global lock: scheduled jobs are locked by {lock[0]} since {fmt(lock[1])}")
+    if sj.paused:
+        until = f"until {fmt(sj.paused_until)}" if sj.paused_until else "until resumed"
+        found.append(f"paused {until}" + (f": {sj.pause_reason}" if sj.pause_reason else ""))
+    last = sj.last_job
+    if last is not None and not last.is_finished:
+        where = f" on {last.location}" if last.location else ""
+        found.append(f"previous run {last.uuid} still active{where} since {fmt(last.begin)}")
+    nxt = sj.next_run()
+    if sj.use and nxt is None and not sj.paused:
+        found.append("its schedule has no further runs")
+    if sj.overdue and not found:
+        found.append(f"overdue since {fmt(nxt)}: is a `jobengine run` going?")
+    if not found:
+        found.append(f"nothing: next run {fmt(nxt)}" if nxt else "nothing")
+    return found
+
+
+def next_runs(engine: Engine, sj: ScheduledJob, zone: tzinfo, count: int = NEXT_RUNS) -> list[str]:
+    """Its next starts in its time zone, each taken as the last start of the next."""
+    at = sj.next_run() or engine.clock.now()
+    out: list[str] = []
+    last = None
+    for _ in range(count):
+        try:
+            run = sj.schedule.next_run(at, last_begin=last)
+        except (OverflowError, ValueError):
+            break
+        if run is None:
+            break
+        out.append(run.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"))
+        last, at = run, run
+    return out
+
+
+def _zone(sj: ScheduledJob) -> tzinfo:
+    name = sj.schedule.timezone
+    if name:
+        return ZoneInfo(name)
+    local = datetime.now().astimezone().tzinfo
+    assert local is not None
+    return local
+
+
+def _at(ms: int, zone: tzinfo) -> str:
+    from jobengine.clock import from_ms
+
+    at = from_ms(ms)
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if at else ""

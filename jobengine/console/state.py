@@ -1,0 +1,47 @@
+"""The console's view state as pure functions: which rows a filter shows, which are
+selected, and which rows an action applies to. No Textual, no engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from jobengine.console.data import Row
+
+
+@dataclass
+class ViewState:
+    """One listing's state, kept across refreshes: the filter text and the selected keys."""
+
+    filter: str = ""
+    selected: set[str] = field(default_factory=set)
+
+
+def visible(rows: Sequence[Row], text: str) -> list[Row]:
+    """The rows whose cells contain every word of `text` (any case)."""
+    words = text.lower().split()
+    if not words:
+        return list(rows)
+    return [r for r in rows if _matches(" ".join(r.cells).lower(), words)]
+
+
+def _matches(haystack: str, words: Iterable[str]) -> bool:
+    return all(w in haystack for w in words)
+
+
+def toggle(selected: set[str], key: str) -> set[str]:
+    """`selected` with `key` added, or removed if it was there."""
+    return selected - {key} if key in selected else selected | {key}
+
+
+def prune(selected: set[str], rows: Sequence[Row]) -> set[str]:
+    """Drop the selected keys whose rows are gone (deleted, purged, out of the page)."""
+    return selected & {r.key for r in rows}
+
+
+def targets(rows: Sequence[Row], selected: set[str], cursor: str | None) -> list[Row]:
+    """The rows an action applies to: the selected rows shown, else the row at the cursor."""
+    chosen = [r for r in rows if r.key in selected]
+    if chosen:
+        return chosen
+    return [r for r in rows if r.key == cursor]

@@ -1,0 +1,43 @@
+"""The console's pure view state: filtering, selection, and what an action applies to."""
+
+from __future__ import annotations
+
+from jobengine.console.data import Row, fmt_span, safe_url
+from jobengine.console.state import prune, targets, toggle, visible
+
+ROWS = [
+    Row("a", ("COMPLETED", "Nightly cleanup", "pkg:clean")),
+    Row("b", ("FAILED", "Upload prices", "pkg:upload")),
+    Row("c", ("ACTIVE", "Upload stock", "pkg:upload")),
+]
+
+
+def test_filter_keeps_rows_containing_every_word_in_any_case() -> None:
+    assert [r.key for r in visible(ROWS, "upload")] == ["b", "c"]
+    assert [r.key for r in visible(ROWS, "UPLOAD failed")] == ["b"]
+    assert visible(ROWS, "  ") == ROWS
+
+
+def test_toggle_adds_then_removes_a_key() -> None:
+    assert toggle(set(), "a") == {"a"}
+    assert toggle({"a"}, "a") == set()
+
+
+def test_prune_drops_selections_of_rows_that_are_gone() -> None:
+    assert prune({"a", "z"}, ROWS) == {"a"}
+
+
+def test_targets_are_the_selected_rows_shown_else_the_cursor_row() -> None:
+    assert [r.key for r in targets(ROWS, {"c", "a"}, "b")] == ["a", "c"]
+    assert [r.key for r in targets(ROWS, set(), "b")] == ["b"]
+    assert targets(ROWS, set(), None) == []
+    shown = visible(ROWS, "upload")
+    assert [r.key for r in targets(shown, {"a"}, "c")] == ["c"]  # "a" is filtered out
+
+
+def test_durations_and_urls_read_well() -> None:
+    assert fmt_span(1.25) == "1.2s"
+    assert fmt_span(125) == "2m05s"
+    assert fmt_span(3725) == "1h02m"
+    assert safe_url("postgresql://u:secret@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert safe_url("sqlite:///x.db") == "sqlite:///x.db"
