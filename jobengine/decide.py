@@ -33,11 +33,14 @@ MAX_OCCURRENCES = 1000  # occurrences looked at in one pass (a long downtime of 
 MAX_MISSED_EVENTS = 100  # then one event sums up the rest
 
 
-def base_ms(rec: ScheduledRecord) -> int:
-    """Where the search for the next occurrence begins."""
+def base_ms(rec: ScheduledRecord, now_ms: int | None = None) -> int:
+    """Where the search for the next occurrence begins. Given `now_ms` inside a pause, the
+    occurrences the pause blocks are found too, to be recorded as paused."""
     base = rec.due_from_ms
     if rec.last_begin_ms is not None and rec.last_begin_ms > base:
         base = rec.last_begin_ms
+    if now_ms is not None and pause_active(rec, now_ms):
+        return base
     if rec.paused and rec.paused_until_ms is not None and rec.paused_until_ms > base:
         base = rec.paused_until_ms  # what fell inside a pause is not made up
     return base
@@ -55,10 +58,20 @@ def restart_at(rec: ScheduledRecord, run: RunState | None) -> int | None:
 
 
 def next_start(
-    rec: ScheduledRecord, schedule: Schedule, run: RunState | None, now_ms: int
+    rec: ScheduledRecord,
+    schedule: Schedule,
+    run: RunState | None,
+    now_ms: int,
+    *,
+    wake: bool = False,
 ) -> int | None:
     """When the scheduler will next start the job (an occurrence or a restart), assuming
-    nothing blocks it; may be before `now_ms` when it is due. None: never, as things are."""
+    nothing blocks it; may be before `now_ms` when it is due. None: never, as things are.
+    With `wake`, when the scheduler needs to look next: during a pause, at each occurrence
+    it blocks (to record it) or at the pause's end."""
+    if wake and rec.use and pause_active(rec, now_ms):
+        found = schedule.next_run_ms(base_ms(rec, now_ms), rec.last_begin_ms, rec.last_end_ms)
+        return _min(found, rec.paused_until_ms)
     if not rec.use or (rec.paused and rec.paused_until_ms is None):
         return None
     found = schedule.next_run_ms(base_ms(rec), rec.last_begin_ms, rec.last_end_ms)
@@ -114,13 +127,13 @@ class Decider:
         lb, le = rec.last_begin_ms, rec.last_end_ms
         paused = pause_active(rec, now)
         again = restart_at(rec, inp.run)
-        first = schedule.next_run_ms(base_ms(rec), lb, le)
+        first = schedule.next_run_ms(base_ms(rec, now), lb, le)
         if first is None or first > now:
             if again is not None and again <= now:
                 return self._restart(inp, out, first, paused)
             out.wake_ms = _min(first, again)
-            if paused and rec.paused_until_ms is not None and out.wake_ms is not None:
-                out.wake_ms = max(out.wake_ms, rec.paused_until_ms)
+            if paused:  # the next occurrence, to record it as paused, or the pause's end
+                out.wake_ms = _min(out.wake_ms, rec.paused_until_ms)
             return out
         noms = self._occurrences(schedule, first)
         seen = decided(noms[0], noms[-1])

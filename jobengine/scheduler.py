@@ -231,7 +231,7 @@ class Scheduler:
             logger.error("scheduled job %s (%s): bad schedule: %s", rec.metadata, rec.uuid, exc)
             self._entries.pop(rec.uuid, None)
             return
-        self._set(rec, schedule, next_start(rec, schedule, run, now))
+        self._set(rec, schedule, next_start(rec, schedule, run, now, wake=True))
 
     def _set(self, rec: ScheduledRecord, schedule: Schedule, wake_ms: int | None) -> None:
         seq = next(self._seq)
