@@ -9,7 +9,16 @@ import pytest
 
 PG_URL = os.environ.get("JOBENGINE_TEST_PG_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TABLES = ("job_message", "engine", "background_job", "scheduled_job", "schema_migration")
+TABLES = (
+    "job_message",
+    "engine",
+    "background_job",
+    "occurrence",
+    "scheduled_job",
+    "event_log",
+    "setting",
+    "schema_migration",
+)
 
 
 def reset_pg(url: str) -> None:
