@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from jobengine import codec
 from jobengine.clock import Clock, from_ms, to_ms
-from jobengine.decide import Decider, next_start
+from jobengine.decide import Decider, next_start, pause_active
 from jobengine.errors import JobEngineError
 from jobengine.schedule import Schedule
 from jobengine.store import Store
@@ -119,14 +119,8 @@ class Scheduler:
         with self._lock:
             now = to_ms(self.clock.now())
             self._refresh(now)
-            soon = heapq.nsmallest(
-                limit,
-                (
-                    (max(e.wake_ms, now), e.record.uuid)
-                    for e in self._entries.values()
-                    if e.wake_ms is not None
-                ),
-            )
+            starts = ((self._start_of(e, now), e.record.uuid) for e in self._entries.values())
+            soon = heapq.nsmallest(limit, ((ms, u) for ms, u in starts if ms is not None))
         out: list[tuple[ScheduledJob, datetime]] = []
         for ms, uuid in soon:
             job = self.scheduled.find(uuid)
@@ -134,6 +128,17 @@ class Scheduler:
             if job is not None and at is not None:
                 out.append((job, at))
         return out
+
+    @staticmethod
+    def _start_of(entry: _Entry, now: int) -> int | None:
+        """When the entry's job will start, as far as the scheduler knows: its wake, but
+        for a paused job its first start after the pause (the scheduler wakes inside a pause
+        to record the occurrences it blocks)."""
+        if entry.wake_ms is None:
+            return None
+        if pause_active(entry.record, now):
+            return next_start(entry.record, entry.schedule, None, now)
+        return max(entry.wake_ms, now)
 
     def ended(self, uuids: Sequence[str]) -> None:
         """Runs ended (a hint): look again if one of them was a scheduled run."""
