@@ -728,3 +728,23 @@ def test_a_predefined_method_that_needs_params_is_refused(tmp_path: Path) -> Non
     text = PREDEFINED.replace("jobs:noop", "jobs:add")
     err = registry_error(tmp_path, text)
     assert (err.line, err.field) == (2, "Pre.method")
+
+
+def test_upcoming_shows_a_paused_job_at_the_end_of_its_pause(rig: Rig) -> None:
+    hourly = utc(days_repeat_period=1, repeat_period_in_day=3600, begin_time=time(1))
+    held = rig.job(hourly, description="held")
+    stopped = rig.job(hourly, description="stopped")
+    rig.job(utc(days_repeat_period=1, begin_time=time(2)), description="free")
+    window = utc(days_repeat_period=1, begin_time=time(1), end_time=time(2))
+    tomorrow = rig.job(window, description="tomorrow")
+    rig.go(at(1, 0, 30))
+    held.pause(until=at(1, 1, 30))
+    stopped.pause()
+    tomorrow.pause(until=at(1, 3))  # over after today's window closed
+    assert held.next_run() == at(1, 1, 30)
+    assert stopped.next_run() is None
+    assert rig.due() == []
+    # the scheduler still looks at 01:00 (to record the occurrence as paused)
+    assert rig.engine.scheduler.next_wake_ms() == to_ms(at(1, 1))
+    upcoming = [(sj.description, when) for sj, when in rig.engine.scheduler.upcoming()]
+    assert upcoming == [("held", at(1, 1, 30)), ("free", at(1, 2)), ("tomorrow", at(2, 1))]
