@@ -748,3 +748,44 @@ def test_upcoming_shows_a_paused_job_at_the_end_of_its_pause(rig: Rig) -> None:
     assert rig.engine.scheduler.next_wake_ms() == to_ms(at(1, 1))
     upcoming = [(sj.description, when) for sj, when in rig.engine.scheduler.upcoming()]
     assert upcoming == [("held", at(1, 1, 30)), ("free", at(1, 2)), ("tomorrow", at(2, 1))]
+
+
+# -- keys, midnight, the clock going back -------------------------------------------------
+
+
+def test_a_held_key_skips_the_other_job_of_the_same_metadata(rig: Rig) -> None:
+    daily = utc(days_repeat_period=1, begin_time=time(1))
+    one = rig.job(daily, key="prices")
+    two = rig.job(daily, key="prices")
+    rig.go(at(1, 1))
+    (run,) = rig.due()
+    one.refresh(), two.refresh()
+    first, second = (one, two) if one.last_job else (two, one)
+    assert first.last_job is not None and first.last_job.uuid == run
+    assert decisions(second) == {at(1, 1): "skipped_key"}
+    rig.end(run)
+    # the window is still open: the other one starts now
+    rig.go(at(1, 1, 0, 10))
+    (other,) = rig.due()
+    assert second.refresh().last_job is not None and second.last_job.uuid == other
+
+
+def test_an_hourly_job_starts_afresh_at_midnight(rig: Rig) -> None:
+    # a new window instance starts at once: 23:30 then 00:00 (P2)
+    rig.go(at(1, 23, 30))
+    rig.job(utc(days_repeat_period=1, repeat_period_in_day=3600))
+    assert rig.simulate(at(2, 2)) == [at(1, 23, 30), at(2), at(2, 1)]
+
+
+def test_a_clock_set_back_starts_nothing_until_it_passes_the_period(rig: Rig) -> None:
+    rig.job(utc(days_repeat_period=1, repeat_period_in_day=3600))
+    rig.go(at(1, 10))
+    (run,) = rig.due()
+    rig.clock.advance(5)
+    rig.end(run)
+    rig.go(at(1, 9, 30))  # the last start is now in the future (P8)
+    assert rig.due() == []
+    rig.go(at(1, 10, 59, 59))
+    assert rig.due() == []
+    rig.go(at(1, 11))
+    assert len(rig.due()) == 1
