@@ -132,6 +132,8 @@ class Decider:
             if again is not None and again <= now:
                 return self._restart(inp, out, first, paused)
             out.wake_ms = _min(first, again)
+            if paused:  # the next occurrence, to record it as paused, or the pause's end
+                out.wake_ms = _min(out.wake_ms, rec.paused_until_ms)
             return out
         noms = self._occurrences(schedule, first)
         seen = decided(noms[0], noms[-1])

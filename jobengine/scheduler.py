@@ -297,14 +297,17 @@ class Scheduler:
     def _enforce_deadlines(self, now: int) -> None:
         """Ask runs past their schedule's completion time or interval to stop (cooperative
         cancel, then the pool's grace kill); they end CANCELED and are not restarted."""
-        late: list[tuple[int, str, str]] = []
+        late: dict[str, tuple[int, str]] = {}  # run -> (deadline, scheduled job)
         while self._deadlines and self._deadlines[0][0] <= now:
-            late.append(heapq.heappop(self._deadlines))
+            deadline, run, sj = heapq.heappop(self._deadlines)
+            # a run is watched again each time its scheduled job's row is re-read
+            late.setdefault(run, (deadline, sj))
         if not late:
             return
-        states = self.store.jobs.states([run for _, run, _ in late])
-        for deadline, run, sj in late:
-            if states.get(run) != "ACTIVE":
+        records = {r.uuid: r for r in self.store.jobs.find_many(list(late))}
+        for run, (deadline, sj) in late.items():
+            found = records.get(run)
+            if found is None or found.state != "ACTIVE" or found.cancel_requested:
                 continue
             rec = self.store.jobs.request_cancel(run, now)
             if rec is None:
