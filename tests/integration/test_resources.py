@@ -18,7 +18,7 @@ from jobengine import JobState, ResourceStatus
 from jobengine.runtime import RunningJob, activate
 from jobengine.store.resources import Ask
 from tests.integration.conftest import MakeEngine
-from tests.integration.support import location_pid, wait_until
+from tests.integration.support import Procs, location_pid, process_gone, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 JOBS = "tests.integration.resource_jobs"
@@ -175,3 +175,29 @@ def test_a_blocked_wait_wakes_on_a_notification_from_another_engine(store_url: s
     finally:
         other.close()
         engine.close()
+
+
+@pytest.mark.timeout(90)
+def test_an_engine_killed_with_sigkill_leaves_its_robots_items_to_the_next_engine(
+    store_url: str, make_engine: MakeEngine, procs: Procs, tmp_path: Path
+) -> None:
+    runner = procs.run_engine(store_url, workers=1)
+    client = make_engine(store_url, start=False)
+    rq = client.resources.queue("q")
+    item = rq.put("a")
+    ready = tmp_path / "ready"
+    hung = client.background.execute(f"{JOBS}:take_and_hang", ["q", str(ready)])
+    wait_until(ready.exists, what="the robot took the resource in the engine subprocess")
+    worker = location_pid(hung.refresh().location)
+
+    os.kill(runner.pid, signal.SIGKILL)  # the engine only: its worker goes by itself
+    runner.wait()
+    wait_until(lambda: process_gone(worker), what="worker gone after its engine died")
+    held = rq.get(item.id)
+    assert held is not None and held.status is ResourceStatus.IN_PROGRESS  # not settled yet
+
+    make_engine(store_url, workers=1)  # settles the dead engine's jobs when it starts
+    assert hung.wait(timeout=20) and hung.state is JobState.FAILED
+    back = rq.get(item.id)
+    assert back is not None and back.status is ResourceStatus.NEW
+    assert back.read_lock is None and back.write_lock is None
