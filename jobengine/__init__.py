@@ -20,9 +20,12 @@ if TYPE_CHECKING:
         JobGoneError,
         JobKeyConflict,
         RegistryError,
+        ResourceLocked,
+        ResourceNotFound,
         ScheduleError,
         StoreError,
     )
+    from jobengine.resources import ResourceItem, ResourceLock, ResourceQueue, ResourceStatus
     from jobengine.retry import Retry, RetryLater
     from jobengine.runtime import current_job
     from jobengine.schedule import Schedule
@@ -47,6 +50,12 @@ _HOMES = {
     "RegistryError": "jobengine.errors",
     "ScheduleError": "jobengine.errors",
     "StoreError": "jobengine.errors",
+    "ResourceLocked": "jobengine.errors",
+    "ResourceNotFound": "jobengine.errors",
+    "ResourceItem": "jobengine.resources",
+    "ResourceLock": "jobengine.resources",
+    "ResourceQueue": "jobengine.resources",
+    "ResourceStatus": "jobengine.resources",
 }
 
 __all__ = [  # noqa: RUF022 - grouped by area, not sorted
@@ -62,6 +71,11 @@ __all__ = [  # noqa: RUF022 - grouped by area, not sorted
     # queue behaviours
     "Retry",
     "RetryLater",
+    # resource queues
+    "ResourceItem",
+    "ResourceLock",
+    "ResourceQueue",
+    "ResourceStatus",
     # errors
     "JobEngineError",
     "ErrorInfo",
@@ -70,6 +84,8 @@ __all__ = [  # noqa: RUF022 - grouped by area, not sorted
     "JobGoneError",
     "JobKeyConflict",
     "RegistryError",
+    "ResourceLocked",
+    "ResourceNotFound",
     "ScheduleError",
     "StoreError",
 ]

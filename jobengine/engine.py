@@ -22,6 +22,7 @@ from jobengine.hub import Hub
 from jobengine.limits import DEFAULT_LIMITS, Limits
 from jobengine.methods import check_allowed_modules
 from jobengine.registry import load as load_registry
+from jobengine.resources import Resources
 from jobengine.scheduled import ScheduledJobs, check_methods
 from jobengine.scheduler import Scheduler, SchedulerConfig
 from jobengine.store import DEFAULT_URL, Store, pack
@@ -81,6 +82,7 @@ class Engine:
         self.background = BackgroundJobs(self)
         self.scheduled = ScheduledJobs(self)
         self.log = EventLog(self.store)
+        self.resources = Resources(self)
         self.scheduler = Scheduler(
             self.store,
             self.clock,

@@ -110,3 +110,30 @@ class JobGoneError(JobEngineError):
         self.method = method
         what = f"job {uuid}" + (f" ({method})" if method else "")
         super().__init__(f"{what} is no longer in the store (finished jobs are purged)")
+
+
+class ResourceLocked(JobEngineError):
+    """A resource stayed locked by another holder for as long as the caller would wait."""
+
+    def __init__(
+        self, queue: str, item_id: int, holder: str, kind: str, waited_s: float | None
+    ) -> None:
+        self.queue = queue
+        self.item_id = item_id
+        self.holder = holder
+        self.kind = kind  # "read" or "write"
+        self.waited_s = waited_s
+        who = holder if holder.startswith("person:") else f"job {holder}"
+        super().__init__(
+            f"resource {item_id} of queue {queue!r} is {kind}-locked by {who}"
+            + (f" (waited {waited_s:g} s)" if waited_s else "")
+        )
+
+
+class ResourceNotFound(JobEngineError):
+    """No resource with this id in this resource queue (never put, or deleted)."""
+
+    def __init__(self, queue: str, item_id: int) -> None:
+        self.queue = queue
+        self.item_id = item_id
+        super().__init__(f"resource {item_id} of queue {queue!r} does not exist")

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from jobengine.store.notify import Notifier
+from jobengine.store.resources import QUEUE_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ def parse(message: str) -> tuple[str, list[str]] | None:
         return (kind, args) if args and all(_UUID.match(u) for u in args) else None
     if kind == "s":
         return (kind, []) if not args else None
+    if kind == "r":
+        return (kind, args) if len(args) == 1 and QUEUE_NAME.match(args[0]) else None
     if kind == "n":
         if not args:
             return kind, []
@@ -58,7 +61,8 @@ class Waiter:
 
 
 class Hub:
-    """Routes 'job ended', 'new work' and 'cancel' signals to the threads that care.
+    """Routes 'job ended', 'new work', 'cancel' and 'resources changed' signals to the threads
+    that care.
 
     The dispatcher calls `ended()` directly for jobs this process ran; a listener thread turns
     the store's notifications from other processes into the same calls.
@@ -94,9 +98,13 @@ class Hub:
         uuids = list(uuids)
         if self.on_ended is not None:
             self.on_ended(uuids)
+        self.poke(uuids)
+
+    def poke(self, names: Iterable[str]) -> None:
+        """Wake the waiters watching any of `names` (job uuids, or ``"r <queue>"``)."""
         hits: dict[Waiter, list[str]] = {}
         with self._lock:
-            for u in uuids:
+            for u in names:
                 for w in self._interest.get(u, ()):
                     hits.setdefault(w, []).append(u)
         for w, done in hits.items():
@@ -157,6 +165,8 @@ class Hub:
                     self.on_cancel(args)
                 elif kind == "s" and self.on_scheduled is not None:
                     self.on_scheduled()
+                elif kind == "r":
+                    self.poke([f"r {args[0]}"])
             except Exception:
                 logger.exception("handling notification %r failed", msg[:100])
 

@@ -10,6 +10,8 @@ import pytest
 PG_URL = os.environ.get("JOBENGINE_TEST_PG_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TABLES = (
+    "resource_tag",
+    "resource",
     "job_message",
     "engine",
     "background_job",

@@ -15,6 +15,7 @@ from jobengine.store.eventlog import EventStore
 from jobengine.store.jobs import JobStore
 from jobengine.store.notify import Notifier, make_notifier, pack
 from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
+from jobengine.store.resources import ResourceStore
 from jobengine.store.rows import new_record
 from jobengine.store.scheduled import ScheduledStore
 from jobengine.store.schema import SCHEMA_VERSION, migrate, pending
@@ -76,6 +77,7 @@ class Store:
         self.engines = EngineStore(self.db, self.jobs)
         self.scheduled = ScheduledStore(self.db, self.jobs)
         self.events = EventStore(self.db)
+        self.resources = ResourceStore(self.db)
 
     def _pin_file(self) -> tuple[int, int] | None:
         """The (device, inode) of the SQLite file this store opened; None on PostgreSQL."""

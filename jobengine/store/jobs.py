@@ -23,6 +23,7 @@ from jobengine.store.eventlog import end_event, write_events
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import JobMessageRow as M
 from jobengine.store.records import Batch, Event, Finish, JobRecord, NewJob, Recorded
+from jobengine.store.resources import release_holders
 from jobengine.store.revision import bump, runs_ended
 from jobengine.store.rows import ACTIVE, end_params, from_tuple, new_record, new_values
 from jobengine.store.sql import HotSql, purge_check
@@ -366,6 +367,9 @@ class JobStore:
                 notable.append((fin, row))
         self._run_many(self.sql.end, plain)
         self._log_ends(notable, revision)
+        # An attempt that ended (retried or final) holds nothing any more: its process is gone.
+        gone = [f.uuid for f in finishes if f.uuid in current]
+        release_holders(self.db, gone, max(f.end_ms for f in finishes))
         return Recorded(ended, retried, min(retry_at, default=None))
 
     def _log_ends(self, ends: Sequence[tuple[Finish, dict[str, Any]]], revision: int) -> None:

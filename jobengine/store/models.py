@@ -153,3 +153,37 @@ class SettingRow(BaseModel):
 
     class Meta:
         table_name = "setting"
+
+
+class ResourceRow(BaseModel):
+    """A resource of a named resource queue (Robin). A lock is held while its holder column is
+    set and its `*_until_ms` is NULL or later than now; a holder is a background job's uuid or
+    ``person:<user>@<host>``."""
+
+    id = peewee.BigAutoField()
+    queue = peewee.CharField(max_length=100)
+    value = peewee.TextField(default="null")
+    params = peewee.TextField(default="{}")
+    tags = peewee.TextField(default="[]")
+    priority = peewee.IntegerField(default=0)
+    status = peewee.CharField(max_length=16, default="new")
+    created_ms = peewee.BigIntegerField()
+    changed_ms = peewee.BigIntegerField()
+    read_holder = peewee.CharField(max_length=255, null=True)
+    read_until_ms = peewee.BigIntegerField(null=True)
+    write_holder = peewee.CharField(max_length=255, null=True)
+    write_until_ms = peewee.BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "resource"
+
+
+class ResourceTagRow(BaseModel):
+    """One tag of a resource, for searches by tag."""
+
+    resource = peewee.BigIntegerField()
+    tag = peewee.CharField(max_length=30)
+
+    class Meta:
+        table_name = "resource_tag"
+        primary_key = peewee.CompositeKey("resource", "tag")

@@ -1,9 +1,10 @@
 """Cross-process wake-ups: LISTEN/NOTIFY on PostgreSQL, datagram sockets on one SQLite host.
 
 Messages are short strings: ``"n"`` (new runnable jobs), ``"d <uuid> ..."`` (jobs ended),
-``"c <uuid> ..."`` (cancel requested). They are hints only: a listener re-reads the store before
-acting, so a forged or malformed message costs at most a query. A lost message costs only
-latency: every listener also re-checks the store on a slow timer.
+``"c <uuid> ..."`` (cancel requested), ``"s"`` (scheduled jobs changed), ``"r <queue>"``
+(resources of a resource queue changed or were unlocked). They are hints only: a listener
+re-reads the store before acting, so a forged or malformed message costs at most a query. A lost
+message costs only latency: every listener also re-checks the store on a slow timer.
 """
 
 from __future__ import annotations

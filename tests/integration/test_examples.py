@@ -86,3 +86,15 @@ def test_month_report_lists_last_fridays_and_runs_once_by_hand(tmp_path: Path) -
     assert lines[13].startswith("Manual start: Month-end report: {'month': ")
     assert lines[14] == "schedule's last start unchanged: None"
     assert len(lines) == 15
+
+
+def test_robin_robots_lose_nothing_when_one_is_killed_mid_item(tmp_path: Path) -> None:
+    lines = run_example("examples.robin", tmp_path)
+    assert lines[0] == "put 8 invoices in queue 'invoices'"
+    stuck = lines[1].split("#")[1].split(":")[0]
+    assert lines[1] == f"robot B is stuck on invoice #{stuck}: in_progress, write-locked by robot B"
+    assert lines[2] == "killed robot B's worker (kill -9): robot B FAILED"
+    assert lines[3] == f"invoice #{stuck} is new again, unlocked"
+    assert lines[4] == f"robot A processed 7 invoices, #{stuck} among them"
+    assert f"invoice #{stuck}: processed by robot A" in lines
+    assert lines[-1] == "nothing lost: 8 of 8 processed, each once"
