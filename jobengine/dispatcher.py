@@ -482,6 +482,7 @@ def _finish(ev: JobFinished, limits: Limits) -> Finish:
         error_message=clip(error[1], cut, "error message") if error[1] is not None else None,
         error_traceback=clip(error[2], cut, "traceback") if error[2] is not None else None,
         retry_delay_s=ev.retry_delay_s,
+        holds_resources=ev.holds_resources,
     )
 
 

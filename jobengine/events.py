@@ -53,6 +53,8 @@ class JobFinished:
     result: str | None = None
     error: ErrorInfo | None = None
     retry_delay_s: float | None = None  # set when the job raised RetryLater
+    # whether the job may hold resource locks to release; unknown (a dead worker) counts as yes
+    holds_resources: bool = True
 
 
 @dataclass(frozen=True)

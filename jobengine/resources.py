@@ -274,6 +274,7 @@ class ResourceQueue:
     def _ask(self) -> Ask:
         job = runtime.running_job()
         if job is not None:
+            job.holds_resources = True
             return Ask(job.uuid, self._now_ms())
         return Ask(person(), self._now_ms(), override=True)
 

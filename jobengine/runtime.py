@@ -62,6 +62,9 @@ class RunningJob:
         self._channel = channel
         self._lock = threading.Lock()
         self._lending_depth = 0
+        # set by engine.resources when the job works with a resource queue: only then does
+        # its end have locks to release (saves a statement per finish on the hot path)
+        self.holds_resources = False
 
     def __repr__(self) -> str:
         return f"<RunningJob {self.uuid} {self.method} attempt={self.attempt}>"

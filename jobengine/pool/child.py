@@ -238,7 +238,7 @@ def worker_main(conn: Any, shared: Any, wakeup: Any, stderr: Any, options: Worke
         if verdict == "cancel":
             state = JobState.CANCELED.value
             error = ("JobCanceled", CANCELED_BEFORE_START, None, None)
-            channel.send(("F", message[1], state, None, *error))
+            channel.send(("F", message[1], state, None, *error, False))
         else:
             _run_job(seq, message, channel, functions, options)
         done += 1
@@ -291,7 +291,7 @@ def _run_job(
             outcome = _call(method, args, kwargs, channel, functions, options)
     finally:
         channel.end()
-    channel.send(("F", uuid, *outcome))
+    channel.send(("F", uuid, *outcome, job.holds_resources))
 
 
 def _call(

@@ -6,7 +6,8 @@ are this package, so nothing foreign is ever decoded. The first item says what f
   worker -> pool: ("S", uuid, pid) started    ("P", uuid, percent, text) progress
                   ("M", uuid, text) message   ("L", uuid) lent   ("R", uuid) resumed
                   ("B", uuid) given back unstarted
-                  ("F", uuid, state, result, error_type, error_message, traceback, retry_s)
+                  ("F", uuid, state, result, error_type, error_message, traceback, retry_s,
+                   holds_resources)
 Workers send no instants: the pool stamps each report with its own clock when it reads it.
 
 Pipelining: the pool may send a worker up to `pipeline` jobs; the ones not yet running wait in
@@ -79,9 +80,10 @@ def decode_report(data: bytes | bytearray, at: float) -> Report:
     message = marshal.loads(data)
     kind, uuid = message[0], message[1]
     if kind == "F":
-        _, _, state, result, error_type, error_message, tb, retry_s = message
+        state, result, error_type, error_message, tb, retry_s = message[2:8]
+        holds = bool(message[8]) if len(message) > 8 else True
         error = None if error_type is None else ErrorInfo(error_type, error_message, tb or "")
-        return JobFinished(uuid, JobState(state), at, result, error, retry_s)
+        return JobFinished(uuid, JobState(state), at, result, error, retry_s, holds)
     if kind == "S":
         return JobStarted(uuid, message[2], at)
     if kind == "P":

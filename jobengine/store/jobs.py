@@ -368,7 +368,7 @@ class JobStore:
         self._run_many(self.sql.end, plain)
         self._log_ends(notable, revision)
         # An attempt that ended (retried or final) holds nothing any more: its process is gone.
-        gone = [f.uuid for f in finishes if f.uuid in current]
+        gone = [f.uuid for f in finishes if f.holds_resources and f.uuid in current]
         release_holders(self.db, gone, max(f.end_ms for f in finishes))
         return Recorded(ended, retried, min(retry_at, default=None))
 

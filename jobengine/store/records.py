@@ -72,6 +72,7 @@ class Finish:
     error_message: str | None = None
     error_traceback: str | None = None
     retry_delay_s: float | None = None
+    holds_resources: bool = True  # the job may hold resource locks (False: it never asked)
 
     @classmethod
     def canceled_before_start(cls, uuid: str, end_ms: int) -> Finish:
@@ -81,6 +82,7 @@ class Finish:
             end_ms,
             error_type="JobCanceled",
             error_message="canceled before it started",
+            holds_resources=False,
         )
 
 
