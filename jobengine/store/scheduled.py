@@ -137,6 +137,20 @@ class ScheduledStore:
         assert found is not None
         return found
 
+    def insert_many(self, rows: Sequence[dict[str, Any]], events: Sequence[Event] = ()) -> int:
+        """Insert many rows (each as for `insert`) in one transaction under one revision, for
+        bulk loads and imports; the rows are not read back. Returns how many were inserted."""
+        if not rows:
+            return 0
+        with immediate(self.db):
+            revision = self._bump()
+            batch = 500 if not self._sqlite else 32_000 // max(1, len(_FIELDS))
+            for i in range(0, len(rows), batch):
+                chunk = [dict(r, revision=revision) for r in rows[i : i + batch]]
+                S.insert_many(chunk).execute(self.db)
+            write_events(self.db, events)
+        return len(rows)
+
     def update(
         self, uuid: str, changes: dict[str, Any], events: Sequence[Event] = ()
     ) -> ScheduledRecord | None:
