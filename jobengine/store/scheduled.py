@@ -188,6 +188,32 @@ class ScheduledStore:
         assert found is not None
         return found
 
+    def insert_many(self, rows: Sequence[dict[str, Any]], events: Sequence[Event] = ()) -> int:
+        """Insert many rows (each as for `insert`; absent columns take their defaults) in one
+        transaction under one revision, for bulk loads and imports; the rows are not read
+        back. Returns how many were inserted."""
+        if not rows:
+            return 0
+        names = [n for n in _FIELDS if n != "revision"]
+        unknown = set().union(*rows) - set(names)
+        if unknown:
+            raise StoreError(f"unknown columns: {', '.join(sorted(unknown))}")
+        meta = S._meta.fields
+        defaults = {n: meta[n].default for n in names}
+        p = self.db.param
+        sql = (
+            f"INSERT INTO scheduled_job ({', '.join(names)}, revision) "
+            f"VALUES ({', '.join([p] * (len(names) + 1))})"
+        )
+        with immediate(self.db):
+            revision = self._bump()
+            values = [(*(r.get(n, defaults[n]) for n in names), revision) for r in rows]
+            cursor = self.db.cursor()
+            for i in range(0, len(values), 5000):
+                cursor.executemany(sql, values[i : i + 5000])
+            write_events(self.db, events)
+        return len(rows)
+
     def update(
         self, uuid: str, changes: dict[str, Any], events: Sequence[Event] = ()
     ) -> ScheduledRecord | None:
