@@ -201,8 +201,9 @@ class ScheduledStore:
         meta = S._meta.fields
         defaults = {n: meta[n].default for n in names}
         p = self.db.param
+        columns = ", ".join('"' + n + '"' for n in names)
         sql = (
-            f"INSERT INTO scheduled_job ({', '.join(names)}, revision) "
+            f"INSERT INTO scheduled_job ({columns}, revision) "
             f"VALUES ({', '.join([p] * (len(names) + 1))})"
         )
         with immediate(self.db):
