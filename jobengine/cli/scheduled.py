@@ -26,6 +26,7 @@ from jobengine.cli.common import (
     out,
     registry_folder,
 )
+from jobengine.cli.complete import complete_store_names
 from jobengine.cli.output import iso, json_option, print_json, show
 from jobengine.cli.waiting import is_engine_running, report, warn_if_no_engine
 
@@ -152,7 +153,7 @@ def _set_use(db: str, registry: str, name: str, use: bool) -> None:
 @cli.command()
 @DB_OPTION
 @REGISTRY_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 def enable(db: str, registry: str, name: str) -> None:
     """Let the scheduler start NAME (use = true); its schedule counts from now."""
     _set_use(db, registry, name, True)
@@ -161,7 +162,7 @@ def enable(db: str, registry: str, name: str) -> None:
 @cli.command()
 @DB_OPTION
 @REGISTRY_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 def disable(db: str, registry: str, name: str) -> None:
     """Stop the scheduler starting NAME (use = false); a run going on is not stopped."""
     _set_use(db, registry, name, False)
@@ -169,7 +170,7 @@ def disable(db: str, registry: str, name: str) -> None:
 
 @cli.command()
 @DB_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 @click.option("--until", "until", type=Instant(), default=None, help="ISO date-time to pause to.")
 @click.option("--for", "for_", type=Seconds(), default=None, help="Seconds to pause for.")
 @click.option("--reason", default="", help="Why (shown by `scheduled` and in the log).")
@@ -185,7 +186,7 @@ def pause(db: str, name: str, until: datetime | None, for_: float | None, reason
 
 @cli.command()
 @DB_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 def resume(db: str, name: str) -> None:
     """Lift NAME's pause; occurrences that fell inside it are not made up."""
     with client(db) as engine:
@@ -200,7 +201,7 @@ def resume(db: str, name: str) -> None:
 @cli.command("run-now")
 @DB_OPTION
 @REGISTRY_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 @click.option("--wait", "wait_", is_flag=True, help="Wait for the run and print its result.")
 @click.option(
     "--timeout", type=Seconds(endless=True), default=None, help="With --wait: give up after."
@@ -243,7 +244,13 @@ def unlock(db: str) -> None:
 @DB_OPTION
 @click.option("--level", type=click.Choice(LEVELS), default=None, help="That level and worse.")
 @click.option("--event", default=None, help="One event, e.g. job.failed or schedule.missed.")
-@click.option("--job", "job", default=None, help="A scheduled job (NAME|UUID) or a run's uuid.")
+@click.option(
+    "--job",
+    "job",
+    default=None,
+    shell_complete=complete_store_names,
+    help="A scheduled job (NAME|UUID) or a run's uuid.",
+)
 @click.option("--since", type=Instant(), default=None)
 @click.option("--until", type=Instant(), default=None)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1))
@@ -318,7 +325,7 @@ def _log_target(engine: Any, given: str | None) -> tuple[str | None, str | None]
 @cli.command()
 @DB_OPTION
 @REGISTRY_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 @click.option("--from", "start", type=Instant(), required=True, help="ISO date-time.")
 @click.option("--to", "end", type=Instant(), required=True, help="ISO date-time.")
 @click.option("--dry-run", is_flag=True, help="List the occurrences; start nothing.")
