@@ -70,17 +70,16 @@ def _paused_text(job: Any) -> str:
     return f"until {until}" + (f": {job.pause_reason}" if job.pause_reason else "")
 
 
-def lock_line(engine: Any) -> str:
-    info = engine.scheduled.lock_info
+def lock_line(info: tuple[str, datetime] | None) -> str:
+    """The scheduled-jobs lock in words, from `engine.scheduled.lock_info`."""
     if info is None:
         return "scheduled jobs: not locked"
     by, at = info
     return f"scheduled jobs: LOCKED by {by} at {fmt(at)}"
 
 
-def lock_document(engine: Any) -> dict[str, Any] | None:
+def lock_document(info: tuple[str, datetime] | None) -> dict[str, Any] | None:
     """The scheduled-jobs lock for JSON: None, or who set it and when."""
-    info = engine.scheduled.lock_info
     return {"by": info[0], "at": iso(info[1])} if info is not None else None
 
 
@@ -112,7 +111,9 @@ def scheduled_cmd(db: str, as_json: bool) -> None:
         jobs = sorted(engine.scheduled.get(), key=lambda j: (j.metadata, j.uuid))
         rows = [_row(j) for j in jobs]
         if as_json:
-            print_json({"locked": lock_document(engine), "scheduled_jobs": rows})
+            print_json(
+                {"locked": lock_document(engine.scheduled.lock_info), "scheduled_jobs": rows}
+            )
             return
         for row, job in zip(rows, jobs, strict=True):
             row["use_text"] = "yes" if job.use else "no"
@@ -121,7 +122,7 @@ def scheduled_cmd(db: str, as_json: bool) -> None:
                 datetime.fromisoformat(row["last_start"]) if row["last_start"] else None
             )
             row["paused_text"] = _paused_text(job)
-        out.print(lock_line(engine), markup=False)
+        out.print(lock_line(engine.scheduled.lock_info), markup=False)
         show(
             rows,
             [
@@ -224,7 +225,7 @@ def lock(db: str) -> None:
     """Stop every engine starting scheduled jobs (background jobs and running runs go on)."""
     with client(db) as engine:
         engine.scheduled.lock()
-        out.print(lock_line(engine), markup=False)
+        out.print(lock_line(engine.scheduled.lock_info), markup=False)
 
 
 @cli.command()
@@ -371,7 +372,7 @@ def drain(db: str, timeout: float) -> None:
     timeout (exit 4 then). The lock stays on: `jobengine unlock` lifts it."""
     with client(db) as engine:
         engine.scheduled.lock()
-        err.print(f"jobengine: {lock_line(engine)}", markup=False)
+        err.print(f"jobengine: {lock_line(engine.scheduled.lock_info)}", markup=False)
         names = {j.uuid: j.metadata for j in engine.scheduled.get()}
         runs = [j for j in engine.background.get(state="ACTIVE") if j.scheduled_job]
         if not runs:
