@@ -60,5 +60,4 @@ def _wait_drawing(job: Any, timeout: float | None) -> bool:
             left = LOOK_S if deadline is None else min(LOOK_S, deadline - time.monotonic())
             if left <= 0:
                 return False
-            if job.wait(left):
-                return True
+            job.wait(left)  # when it ends, the next turn draws its last progress
