@@ -21,7 +21,7 @@ from jobengine.cli import cli, waiting
 from jobengine.clock import to_ms
 from jobengine.state import JobState
 from tests.integration.conftest import MakeEngine
-from tests.integration.support import wait_until
+from tests.integration.support import registry_folder, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 ADD = "tests.integration.jobs:add"
@@ -46,9 +46,7 @@ scheduled_jobs:
 
 @pytest.fixture
 def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "registry"
-    folder.mkdir()
-    (folder / "jobs.yaml").write_text(REGISTRY)
+    folder = registry_folder(tmp_path, REGISTRY)
     monkeypatch.setenv("JOBENGINE_REGISTRY", str(folder))
     return folder
 
