@@ -25,6 +25,7 @@ from jobengine.registry import load as load_registry
 from jobengine.resources import Resources
 from jobengine.scheduled import ScheduledJobs, check_methods
 from jobengine.scheduler import Scheduler, SchedulerConfig
+from jobengine.status import Status
 from jobengine.store import DEFAULT_URL, Store, pack
 
 if TYPE_CHECKING:  # imported in start(): a client engine never loads the pool
@@ -83,6 +84,7 @@ class Engine:
         self.scheduled = ScheduledJobs(self)
         self.log = EventLog(self.store)
         self.resources = Resources(self)
+        self.status = Status(self)
         self.scheduler = Scheduler(
             self.store,
             self.clock,

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
 import click
-from rich.table import Table
 
 from jobengine import codec
 from jobengine.cli.common import (
     DB_OPTION,
     REGISTRY_OPTION,
-    RET_JOB_CANCELED,
-    RET_JOB_FAILED,
-    RET_OK,
-    RET_TIMEOUT,
     Seconds,
     cli,
     client,
-    err,
     fmt,
     out,
     parse_arg,
     registry_folder,
 )
+from jobengine.cli.output import iso, json_option, print_json, show
+from jobengine.cli.waiting import report, warn_if_no_engine
 from jobengine.state import JobState
 
 
@@ -68,35 +65,65 @@ def submit(
         if not wait_:
             out.print(job.uuid)
             return
-        if not _engine_running(engine):
-            err.print("jobengine: no engine is running on this store; start `jobengine run`")
-        sys.exit(_report(job, timeout))
+        warn_if_no_engine(engine)
+        sys.exit(report(job, timeout))
 
 
-def _engine_running(engine: Any) -> bool:
-    from jobengine.clock import to_ms
+STATES = click.Choice([s.value for s in JobState], case_sensitive=False)
+JOB_COLUMNS = [
+    ("uuid", "uuid"),
+    ("method", "method"),
+    ("key", "key"),
+    ("state", "state"),
+    ("begin", "begin_text"),
+    ("end", "end_text"),
+    ("location", "location"),
+    ("progress", "progress_text"),
+    ("error", "error_text"),
+]
 
-    return bool(engine.store.engines.alive(to_ms(engine.clock.now()), 15_000))
 
-
-def _report(job: Any, timeout: float | None) -> int:
-    """Wait for `job`, print its result or error, and return the exit code."""
-    if not job.wait(timeout):
-        err.print(f"jobengine: job {job.uuid} did not finish in {timeout:g} s")
-        return RET_TIMEOUT
-    if job.state is JobState.COMPLETED:
-        out.print(codec.dumps(job.result()) if not isinstance(job.result(), str) else job.result())
-        return RET_OK
+def job_document(job: Any) -> dict[str, Any]:
+    """A background job for JSON: stable keys, ISO 8601 instants, null for what is not set."""
+    progress = job.last_progress
     error = job.error
-    err.print(f"jobengine: job {job.uuid} {job.state.value}: {error}" if error else job.state.value)
-    return RET_JOB_FAILED if job.state is JobState.FAILED else RET_JOB_CANCELED
+    return {
+        "uuid": job.uuid,
+        "method": job.method,
+        "description": job.description,
+        "key": job.key,
+        "queue": job.queue,
+        "priority": job.priority,
+        "state": job.state.value,
+        "begin": iso(job.begin),
+        "started": iso(job.started),
+        "end": iso(job.end),
+        "attempt": job.attempt,
+        "location": job.location or None,
+        "scheduled_job": job.scheduled_job,
+        "parent": job.parent,
+        "cancel_requested": job.cancel_requested,
+        "progress": {"percent": progress.percent, "text": progress.text} if progress else None,
+        "error": {"type": error.type, "message": error.message} if error else None,
+    }
+
+
+def _job_row(job: Any) -> dict[str, Any]:
+    """A job's line in the `jobs` table: its JSON fields and their text forms."""
+    row = job_document(job)
+    progress = job.last_progress
+    row["begin_text"], row["end_text"] = fmt(job.begin), fmt(job.end)
+    row["progress_text"] = f"{progress.percent:g}% {progress.text}".rstrip() if progress else ""
+    row["error_text"] = str(job.error or "")
+    return row
 
 
 @cli.command()
 @DB_OPTION
-@click.option("--state", type=click.Choice([s.value for s in JobState], case_sensitive=False))
+@click.option("--state", type=STATES)
 @click.option("--key", default=None)
 @click.option("--method", default=None)
+@click.option("--queue", default=None)
 @click.option(
     "--limit",
     default=100,
@@ -104,39 +131,35 @@ def _report(job: Any, timeout: float | None) -> int:
     type=click.IntRange(0),
     help="The newest N jobs (0: all).",
 )
-def jobs(db: str, state: str | None, key: str | None, method: str | None, limit: int) -> None:
+@json_option
+def jobs(db: str, limit: int, as_json: bool, **filters: str | None) -> None:
     """List background jobs (newest last)."""
+    state = filters.pop("state")
     with client(db) as engine:
         newest = engine.background.get(
             state=state.upper() if state else None,
-            key=key,
-            method=method,
             limit=limit or None,
             newest_first=True,
+            **filters,
         )
         found = newest[::-1]
-        table = Table("uuid", "method", "key", "state", "begin", "end", "location", "error")
-        for j in found:
-            table.add_row(
-                j.uuid,
-                j.method,
-                j.key,
-                j.state.value,
-                fmt(j.begin),
-                fmt(j.end),
-                j.location,
-                str(j.error or ""),
-            )
-        out.print(table)
+        if as_json:
+            print_json({"jobs": [job_document(j) for j in found]})
+        else:
+            show([_job_row(j) for j in found], JOB_COLUMNS)
 
 
-@cli.command()
+@cli.command("show")
 @DB_OPTION
 @click.argument("uuid")
-def show(db: str, uuid: str) -> None:
+@json_option
+def show_cmd(db: str, uuid: str, as_json: bool) -> None:
     """Show one job: fields, progress, messages, error with traceback."""
     with client(db) as engine:
-        job = _find(engine, uuid)
+        job = _find(engine, uuid).refresh()
+        if as_json:
+            print_json(_detail_document(job))
+            return
         rows = [
             ("uuid", job.uuid),
             ("method", job.method),
@@ -144,6 +167,7 @@ def show(db: str, uuid: str) -> None:
             ("key", job.key),
             ("description", job.description),
             ("state", job.state.value),
+            ("queue", job.queue),
             ("begin", fmt(job.begin)),
             ("started", fmt(job.started)),
             ("end", fmt(job.end)),
@@ -152,19 +176,31 @@ def show(db: str, uuid: str) -> None:
             ("scheduled job", job.scheduled_job or ""),
             ("parent", job.parent or ""),
         ]
-        progress = job.progress()
+        progress = job.last_progress
         if progress is not None:
             rows.append(("progress", f"{progress.percent:g}% {progress.text}"))
         if job.state is JobState.COMPLETED:
             rows.append(("result", codec.dumps(job.result())))
+        rows += [("message", text) for text in job.messages()]
         for name, value in rows:
-            out.print(f"{name:>14}: {value}")
-        for text in job.messages():
-            out.print(f"{'message':>14}: {text}")
+            out.print(f"{name:>14}: {value}", markup=False)
         if job.error:
-            out.print(f"{'error':>14}: {job.error}")
+            out.print(f"{'error':>14}: {job.error}", markup=False)
             if job.error.traceback:
-                out.print(job.error.traceback.rstrip())
+                out.print(job.error.traceback.rstrip(), markup=False)
+
+
+def _detail_document(job: Any) -> dict[str, Any]:
+    """`show --json`: the job's fields, arguments, result, messages and traceback."""
+    document = job_document(job)
+    document["args"] = json.loads(codec.dumps(job.args))
+    document["kwargs"] = json.loads(codec.dumps(job.kwargs))
+    completed = job.state is JobState.COMPLETED
+    document["result"] = json.loads(codec.dumps(job.result())) if completed else None
+    document["messages"] = job.messages()
+    if job.error is not None:
+        document["error"]["traceback"] = job.error.traceback
+    return document
 
 
 @cli.command("wait")
@@ -174,7 +210,7 @@ def show(db: str, uuid: str) -> None:
 def wait_cmd(db: str, uuid: str, timeout: float | None) -> None:
     """Wait for a job to finish; print its result (exit 2 failed, 3 canceled, 4 timeout)."""
     with client(db) as engine:
-        code = _report(_find(engine, uuid), timeout)
+        code = report(_find(engine, uuid), timeout)
     sys.exit(code)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from jobengine.cli.common import REGISTRY_OPTION, cli, out
+from jobengine.cli.complete import complete_registry_names
+from jobengine.cli.output import iso, json_option, print_json
 
 
 @cli.group()
@@ -27,7 +29,7 @@ def _metadata(registry: str, name: str) -> Any:
 
 @schedule.command("describe")
 @REGISTRY_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_registry_names)
 def schedule_describe(registry: str, name: str) -> None:
     """Print NAME's schedule in words (1C structure)."""
     out.print(str(_metadata(registry, name).schedule))
@@ -35,16 +37,31 @@ def schedule_describe(registry: str, name: str) -> None:
 
 @schedule.command("next")
 @REGISTRY_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_registry_names)
 @click.option("--count", default=5, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--after", default=None, help="ISO date-time to start from (default: now).")
-def schedule_next(registry: str, name: str, count: int, after: str | None) -> None:
+@json_option
+def schedule_next(registry: str, name: str, count: int, after: str | None, as_json: bool) -> None:
     """Print NAME's next COUNT runs, each start taken as the last one (wall time of its zone)."""
     sched = _metadata(registry, name).schedule
     try:
         at = datetime.fromisoformat(after) if after else datetime.now().astimezone()
     except ValueError as exc:
         raise click.ClickException(f"--after {after!r} is not an ISO date-time") from exc
+    runs = _runs(sched, at, count)
+    if as_json:
+        listed = [{"start": iso(run), "finish_by": iso(by)} for run, by in runs]
+        print_json({"name": name, "schedule": str(sched), "runs": listed})
+        return
+    for run, by in runs:
+        out.print(run.isoformat(sep=" ") + (f"  finish by {by.isoformat(sep=' ')}" if by else ""))
+    if len(runs) < count:
+        out.print("(no more runs)")
+
+
+def _runs(sched: Any, at: datetime, count: int) -> list[tuple[datetime, datetime | None]]:
+    """Up to `count` runs from `at` with their deadlines, each start taken as the last one."""
+    runs: list[tuple[datetime, datetime | None]] = []
     last = None
     for _ in range(count):
         try:
@@ -53,10 +70,7 @@ def schedule_next(registry: str, name: str, count: int, after: str | None) -> No
         except (OverflowError, ValueError) as exc:  # at the end of the datetime range
             raise click.ClickException(f"no run can be computed after {at}: {exc}") from exc
         if run is None:
-            out.print("(no more runs)")
-            return
-        out.print(
-            run.isoformat(sep=" ")
-            + (f"  finish by {deadline.isoformat(sep=' ')}" if deadline else "")
-        )
+            break
+        runs.append((run, deadline))
         last, at = run, run
+    return runs

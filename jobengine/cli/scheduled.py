@@ -6,17 +6,13 @@ NAME is a scheduled job's metadata name (when one job has it) or its uuid.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import click
-from rich.table import Table
-from rich.text import Text
 
-from jobengine.cli.background import _engine_running, _report
 from jobengine.cli.common import (
     DB_OPTION,
     REGISTRY_OPTION,
@@ -30,6 +26,9 @@ from jobengine.cli.common import (
     out,
     registry_folder,
 )
+from jobengine.cli.complete import complete_store_names
+from jobengine.cli.output import iso, json_option, print_json, show
+from jobengine.cli.waiting import is_engine_running, report, warn_if_no_engine
 
 LEVELS = ("info", "warning", "error")
 DRAIN_LOOK_S = 0.5  # how often `drain` reads the progress of the runs it waits for
@@ -56,15 +55,6 @@ class Instant(click.ParamType[datetime]):
         return at if at.tzinfo is not None else at.astimezone()
 
 
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat(timespec="milliseconds") if at is not None else None
-
-
-def _print_json(document: dict[str, Any]) -> None:
-    """One JSON document on stdout, plain (no colours, whatever the terminal)."""
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
-
-
 def _named(engine: Any, name: str) -> Any:
     return engine.scheduled.named(name)
 
@@ -80,12 +70,17 @@ def _paused_text(job: Any) -> str:
     return f"until {until}" + (f": {job.pause_reason}" if job.pause_reason else "")
 
 
-def _lock_line(engine: Any) -> str:
-    info = engine.scheduled.lock_info
+def lock_line(info: tuple[str, datetime] | None) -> str:
+    """The scheduled-jobs lock in words, from `engine.scheduled.lock_info`."""
     if info is None:
         return "scheduled jobs: not locked"
     by, at = info
     return f"scheduled jobs: LOCKED by {by} at {fmt(at)}"
+
+
+def lock_document(info: tuple[str, datetime] | None) -> dict[str, Any] | None:
+    """The scheduled-jobs lock for JSON: None, or who set it and when."""
+    return {"by": info[0], "at": iso(info[1])} if info is not None else None
 
 
 def _row(job: Any) -> dict[str, Any]:
@@ -97,48 +92,28 @@ def _row(job: Any) -> dict[str, Any]:
         "predefined": job.predefined,
         "use": job.use,
         "schedule": str(job.schedule),
-        "next_run": _iso(job.next_run()),
-        "last_start": _iso(last.begin if last is not None else job.last_begin),
+        "next_run": iso(job.next_run()),
+        "last_start": iso(last.begin if last is not None else job.last_begin),
         "last_state": last.state.value if last is not None else None,
         "last_job": last.uuid if last is not None else None,
         "paused": job.paused,
-        "paused_until": _iso(job.paused_until),
+        "paused_until": iso(job.paused_until),
         "pause_reason": job.pause_reason,
     }
 
 
-def _show(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
-    """A rich table on a terminal; tab-separated lines with a header when piped."""
-    if out.is_terminal:
-        table = Table()
-        for title, key in columns:  # whole uuids: they are what other commands take
-            wide = key in ("uuid", "job")
-            table.add_column(title, no_wrap=wide, min_width=36 if wide else None)
-        for row in rows:
-            table.add_row(*(Text(str(row[key] or "")) for _, key in columns))  # no markup
-        out.print(table)
-        return
-    lines = ["\t".join(title for title, _ in columns)]
-    lines += ["\t".join(_plain(row[key]) for _, key in columns) for row in rows]
-    click.echo("\n".join(lines))  # not rich: it would expand the tabs
-
-
-def _plain(value: Any) -> str:
-    return " ".join(str(value).split()) if value not in (None, "") else "-"
-
-
 @cli.command("scheduled")
 @DB_OPTION
-@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@json_option
 def scheduled_cmd(db: str, as_json: bool) -> None:
     """List scheduled jobs: schedule, next run, last start and state, pause; and the lock."""
     with client(db) as engine:
         jobs = sorted(engine.scheduled.get(), key=lambda j: (j.metadata, j.uuid))
         rows = [_row(j) for j in jobs]
         if as_json:
-            info = engine.scheduled.lock_info
-            lock = {"by": info[0], "at": _iso(info[1])} if info is not None else None
-            _print_json({"locked": lock, "scheduled_jobs": rows})
+            print_json(
+                {"locked": lock_document(engine.scheduled.lock_info), "scheduled_jobs": rows}
+            )
             return
         for row, job in zip(rows, jobs, strict=True):
             row["use_text"] = "yes" if job.use else "no"
@@ -147,8 +122,8 @@ def scheduled_cmd(db: str, as_json: bool) -> None:
                 datetime.fromisoformat(row["last_start"]) if row["last_start"] else None
             )
             row["paused_text"] = _paused_text(job)
-        out.print(_lock_line(engine), markup=False)
-        _show(
+        out.print(lock_line(engine.scheduled.lock_info), markup=False)
+        show(
             rows,
             [
                 ("name", "name"),
@@ -179,7 +154,7 @@ def _set_use(db: str, registry: str, name: str, use: bool) -> None:
 @cli.command()
 @DB_OPTION
 @REGISTRY_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 def enable(db: str, registry: str, name: str) -> None:
     """Let the scheduler start NAME (use = true); its schedule counts from now."""
     _set_use(db, registry, name, True)
@@ -188,7 +163,7 @@ def enable(db: str, registry: str, name: str) -> None:
 @cli.command()
 @DB_OPTION
 @REGISTRY_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 def disable(db: str, registry: str, name: str) -> None:
     """Stop the scheduler starting NAME (use = false); a run going on is not stopped."""
     _set_use(db, registry, name, False)
@@ -196,7 +171,7 @@ def disable(db: str, registry: str, name: str) -> None:
 
 @cli.command()
 @DB_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 @click.option("--until", "until", type=Instant(), default=None, help="ISO date-time to pause to.")
 @click.option("--for", "for_", type=Seconds(), default=None, help="Seconds to pause for.")
 @click.option("--reason", default="", help="Why (shown by `scheduled` and in the log).")
@@ -212,7 +187,7 @@ def pause(db: str, name: str, until: datetime | None, for_: float | None, reason
 
 @cli.command()
 @DB_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 def resume(db: str, name: str) -> None:
     """Lift NAME's pause; occurrences that fell inside it are not made up."""
     with client(db) as engine:
@@ -227,7 +202,7 @@ def resume(db: str, name: str) -> None:
 @cli.command("run-now")
 @DB_OPTION
 @REGISTRY_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 @click.option("--wait", "wait_", is_flag=True, help="Wait for the run and print its result.")
 @click.option(
     "--timeout", type=Seconds(endless=True), default=None, help="With --wait: give up after."
@@ -240,9 +215,8 @@ def run_now(db: str, registry: str, name: str, wait_: bool, timeout: float | Non
         if not wait_:
             out.print(run.uuid)
             return
-        if not _engine_running(engine):
-            err.print("jobengine: no engine is running on this store; start `jobengine run`")
-        sys.exit(_report(run, timeout))
+        warn_if_no_engine(engine)
+        sys.exit(report(run, timeout))
 
 
 @cli.command()
@@ -251,7 +225,7 @@ def lock(db: str) -> None:
     """Stop every engine starting scheduled jobs (background jobs and running runs go on)."""
     with client(db) as engine:
         engine.scheduled.lock()
-        out.print(_lock_line(engine), markup=False)
+        out.print(lock_line(engine.scheduled.lock_info), markup=False)
 
 
 @cli.command()
@@ -271,11 +245,17 @@ def unlock(db: str) -> None:
 @DB_OPTION
 @click.option("--level", type=click.Choice(LEVELS), default=None, help="That level and worse.")
 @click.option("--event", default=None, help="One event, e.g. job.failed or schedule.missed.")
-@click.option("--job", "job", default=None, help="A scheduled job (NAME|UUID) or a run's uuid.")
+@click.option(
+    "--job",
+    "job",
+    default=None,
+    shell_complete=complete_store_names,
+    help="A scheduled job (NAME|UUID) or a run's uuid.",
+)
 @click.option("--since", type=Instant(), default=None)
 @click.option("--until", type=Instant(), default=None)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@json_option
 def log(
     db: str,
     level: str | None,
@@ -301,7 +281,7 @@ def log(
         names = {j.uuid: j.metadata for j in engine.scheduled.get()}
         rows = [
             {
-                "time": _iso(e.time),
+                "time": iso(e.time),
                 "level": e.level,
                 "event": e.event,
                 "scheduled_job": e.scheduled_job,
@@ -313,11 +293,11 @@ def log(
             for e in events
         ]
         if as_json:
-            _print_json({"events": rows})
+            print_json({"events": rows})
             return
         for row, e in zip(rows, events, strict=True):
             row["time_text"] = fmt(e.time)
-        _show(
+        show(
             rows,
             [
                 ("time", "time_text"),
@@ -346,7 +326,7 @@ def _log_target(engine: Any, given: str | None) -> tuple[str | None, str | None]
 @cli.command()
 @DB_OPTION
 @REGISTRY_OPTION
-@click.argument("name")
+@click.argument("name", shell_complete=complete_store_names)
 @click.option("--from", "start", type=Instant(), required=True, help="ISO date-time.")
 @click.option("--to", "end", type=Instant(), required=True, help="ISO date-time.")
 @click.option("--dry-run", is_flag=True, help="List the occurrences; start nothing.")
@@ -363,7 +343,7 @@ def backfill(
                 out.print(at.astimezone().isoformat(sep=" "))
             err.print(f"jobengine: {len(instants)} occurrences of {job.metadata}; none started")
             return
-        if not _engine_running(engine):
+        if not is_engine_running(engine):
             raise click.ClickException(
                 "no engine is running on this store to run the backfill; start `jobengine run`"
             )
@@ -392,13 +372,13 @@ def drain(db: str, timeout: float) -> None:
     timeout (exit 4 then). The lock stays on: `jobengine unlock` lifts it."""
     with client(db) as engine:
         engine.scheduled.lock()
-        err.print(f"jobengine: {_lock_line(engine)}", markup=False)
+        err.print(f"jobengine: {lock_line(engine.scheduled.lock_info)}", markup=False)
         names = {j.uuid: j.metadata for j in engine.scheduled.get()}
         runs = [j for j in engine.background.get(state="ACTIVE") if j.scheduled_job]
         if not runs:
             out.print("drained: no scheduled runs were running", markup=False)
             return
-        if not _engine_running(engine):
+        if not is_engine_running(engine):
             err.print("jobengine: no engine is running on this store; runs will not finish")
         err.print(f"jobengine: waiting up to {timeout:g} s for {len(runs)} scheduled runs")
         pending = _wait_showing(engine, runs, names, timeout)

@@ -9,7 +9,14 @@ from typing import Any, NamedTuple
 import peewee
 
 from jobengine.errors import StoreError, StoreLostError
-from jobengine.store.db import BUSY_TIMEOUT_MS, DEFAULT_URL, Target, open_database, parse_url
+from jobengine.store.db import (
+    BUSY_TIMEOUT_MS,
+    DEFAULT_URL,
+    Target,
+    explain_open_error,
+    open_database,
+    parse_url,
+)
 from jobengine.store.engines import EngineStore
 from jobengine.store.eventlog import EventStore
 from jobengine.store.jobs import JobStore
@@ -69,7 +76,7 @@ class Store:
             self._file_id = self._pin_file()
         except (peewee.PeeweeException, OSError) as exc:
             self.close()
-            raise StoreError(f"store {url!r}: {exc}") from exc
+            raise StoreError(f"store {url!r}: {explain_open_error(self.target, exc)}") from exc
         except BaseException:
             self.close()
             raise

@@ -70,6 +70,21 @@ def parse_url(url: str) -> Target:
     )
 
 
+def explain_open_error(target: Target, exc: BaseException) -> str:
+    """Why the store could not be opened, in words a user can act on."""
+    text = str(exc)
+    if target.kind != "sqlite":
+        return text
+    folder = os.path.dirname(target.path)
+    if not os.path.isdir(folder):
+        return f"{text}: the folder {folder} does not exist"
+    if "locked" in text:
+        return f"{text}: another process holds a lock on {target.path}"
+    if not os.path.exists(target.path) and not os.access(folder, os.W_OK):
+        return f"{text}: the folder {folder} is not writable"
+    return text
+
+
 def _pg_key(url: str) -> str:
     """``postgresql://user@host:port/dbname``, with libpq's defaults (environment, then
     built-in) for what the URL leaves out; query parameters override the URL's parts."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection
+from typing import NamedTuple
 
 import peewee
 
@@ -12,6 +13,16 @@ from jobengine.store.jobs import JobStore
 from jobengine.store.models import EngineRow as E
 
 ENGINE_DIED = ("EngineDied", "engine stopped while the job ran")
+
+
+class EngineEntry(NamedTuple):
+    """One registered engine as its row has it."""
+
+    id: str
+    host: str
+    pid: int
+    started_ms: int
+    heartbeat_ms: int
 
 
 def pid_alive(pid: int) -> bool:
@@ -50,6 +61,16 @@ class EngineStore:
     def alive(self, now_ms: int, stale_ms: int) -> int:
         """How many engines beat within the last `stale_ms`."""
         return int(E.select().where(E.heartbeat_ms >= now_ms - stale_ms).count(self.db))
+
+    def entries(self) -> list[EngineEntry]:
+        """Every registered engine, oldest start first (a read; no lock taken)."""
+        query = E.select(E.id, E.host, E.pid, E.started_ms, E.heartbeat_ms).order_by(
+            E.started_ms, E.id
+        )
+        return [
+            EngineEntry(str(i), str(h), int(p), int(s), int(b))
+            for i, h, p, s, b in query.tuples().execute(self.db)
+        ]
 
     def dead(self, host: str, now_ms: int, stale_ms: int) -> list[str]:
         """Engines that stopped beating for `stale_ms`, or that ran on `host` with a dead pid."""

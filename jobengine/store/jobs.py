@@ -512,6 +512,24 @@ class JobStore:
         query = J.select(J.state, peewee.fn.COUNT(J.id)).group_by(J.state)
         return {str(st): int(n) for st, n in query.tuples().execute(self.db)}
 
+    def waiting_by_queue(self) -> dict[str, int]:
+        """ACTIVE jobs not started yet (due or delayed), per queue: the queue depth."""
+        query = (
+            J.select(J.queue, peewee.fn.COUNT(J.id))
+            .where((J.state == ACTIVE) & J.started_ms.is_null())
+            .group_by(J.queue)
+        )
+        return {str(q): int(n) for q, n in query.tuples().execute(self.db)}
+
+    def running_by_engine(self) -> dict[str, int]:
+        """ACTIVE jobs a worker started, per engine that claimed them: its busy workers."""
+        query = (
+            J.select(J.claimed_by, peewee.fn.COUNT(J.id))
+            .where((J.state == ACTIVE) & J.started_ms.is_null(False) & J.claimed_by.is_null(False))
+            .group_by(J.claimed_by)
+        )
+        return {str(e): int(n) for e, n in query.tuples().execute(self.db)}
+
     def delete_finished(self, uuids: Sequence[str]) -> list[str]:
         """Remove these jobs and their messages, the finished ones only (ACTIVE jobs stay).
 

@@ -39,6 +39,14 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def registry_folder(tmp_path: Path, text: str) -> Path:
+    """A registry folder under `tmp_path` holding one YAML file with `text`."""
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    (folder / "jobs.yaml").write_text(text)
+    return folder
+
+
 def process_gone(pid: int) -> bool:
     """True once `pid` no longer runs (a zombie counts as gone)."""
     try:

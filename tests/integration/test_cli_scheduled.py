@@ -15,7 +15,7 @@ from jobengine.cli import cli
 from jobengine.cli.common import fmt
 from jobengine.testing import FakeClock
 from tests.integration.conftest import MakeEngine
-from tests.integration.support import Procs
+from tests.integration.support import Procs, registry_folder
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,9 +50,7 @@ scheduled_jobs:
 
 @pytest.fixture
 def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "registry"
-    folder.mkdir()
-    (folder / "jobs.yaml").write_text(REGISTRY)
+    folder = registry_folder(tmp_path, REGISTRY)
     monkeypatch.setenv("JOBENGINE_REGISTRY", str(folder))
     return folder
 
