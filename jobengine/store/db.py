@@ -197,7 +197,10 @@ def open_database(target: Target) -> peewee.Database:
             timeout=30,
             check_same_thread=False,
         )
-    return _PostgresqlDatabase(target.url, prefer_psycopg3=True)
+    # A server that never answers fails a connect in 10 s instead of the OS's minutes; a URL
+    # that names its own connect_timeout keeps it.
+    extra = {} if "connect_timeout" in target.url else {"connect_timeout": 10}
+    return _PostgresqlDatabase(target.url, prefer_psycopg3=True, **extra)
 
 
 def is_sqlite(db: peewee.Database) -> bool:
