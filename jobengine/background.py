@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobengine import codec, runtime
+from jobengine.attempts import Attempt, read_attempts
 from jobengine.batch import JobBatch
 from jobengine.clock import from_ms, to_ms
 from jobengine.errors import (
@@ -26,6 +27,7 @@ from jobengine.launch import (
     Launch,
     check_call,
     check_filters,
+    check_flag,
     check_instant,
     check_jobs,
     check_state,
@@ -102,6 +104,25 @@ class BackgroundJob:
     @property
     def is_finished(self) -> bool:
         return self.state.is_final
+
+    @property
+    def waiting_retry(self) -> bool:
+        """Whether an attempt failed and the job waits, still ACTIVE, for its next one (see
+        `retry_at`); False once that attempt starts."""
+        r = self._record
+        return self.state is JobState.ACTIVE and r.started_ms is None and r.attempts is not None
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """When the next attempt may start, while the job is `waiting_retry`; else None."""
+        return from_ms(self._record.run_after_ms) if self.waiting_retry else None
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """The attempts that ended, oldest first: each one that failed or was canceled after it
+        started, and one that completed after earlier ones. Empty for a job that completed (or
+        still runs) on its first attempt. The newest 100 are kept."""
+        return read_attempts(self._record.attempts)
 
     def refresh(self) -> BackgroundJob:
         """Re-read this job from the store; returns self."""
@@ -318,11 +339,15 @@ class BackgroundJobs:
         begin_before: datetime | None = None,
         end_before: datetime | None = None,
         queue: str | None = None,
+        waiting_retry: bool | None = None,
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[BackgroundJob]:
         """Jobs matching every given filter, oldest first (1C GetBackgroundJobs); at most
-        `limit` of them, the newest ones first with `newest_first`."""
+        `limit` of them, the newest ones first with `newest_first`.
+
+        `waiting_retry=True` gives the ACTIVE jobs waiting for their next attempt after a
+        failed one (`BackgroundJob.waiting_retry`); False leaves them out."""
         check_filters(
             {"uuid": uuid, "key": key, "description": description, "queue": queue, "limit": limit}
         )
@@ -335,6 +360,7 @@ class BackgroundJobs:
             description=description,
             scheduled_job=str(sj) if sj is not None else None,
             queue=queue,
+            waiting_retry=check_flag("waiting_retry", waiting_retry),
             begin_after_ms=check_instant("begin_after", begin_after),
             begin_before_ms=check_instant("begin_before", begin_before),
             end_before_ms=check_instant("end_before", end_before),

@@ -24,6 +24,7 @@ from jobengine.cli.common import (
     out,
     parse_arg,
     registry_folder,
+    state_text,
 )
 from jobengine.state import JobState
 
@@ -97,6 +98,12 @@ def _report(job: Any, timeout: float | None) -> int:
 @click.option("--state", type=click.Choice([s.value for s in JobState], case_sensitive=False))
 @click.option("--key", default=None)
 @click.option("--method", default=None)
+@click.option("--queue", default=None, help="Only the jobs of this queue.")
+@click.option(
+    "--waiting-retry",
+    is_flag=True,
+    help="Only ACTIVE jobs waiting for their next attempt after a failed one.",
+)
 @click.option(
     "--limit",
     default=100,
@@ -104,24 +111,38 @@ def _report(job: Any, timeout: float | None) -> int:
     type=click.IntRange(0),
     help="The newest N jobs (0: all).",
 )
-def jobs(db: str, state: str | None, key: str | None, method: str | None, limit: int) -> None:
-    """List background jobs (newest last)."""
+def jobs(
+    db: str,
+    state: str | None,
+    key: str | None,
+    method: str | None,
+    queue: str | None,
+    waiting_retry: bool,
+    limit: int,
+) -> None:
+    """List background jobs (newest last); a job waiting for a retry shows as
+    "ACTIVE (retry N at HH:MM:SS)"."""
     with client(db) as engine:
         newest = engine.background.get(
             state=state.upper() if state else None,
             key=key,
             method=method,
+            queue=queue,
+            waiting_retry=True if waiting_retry else None,
             limit=limit or None,
             newest_first=True,
         )
         found = newest[::-1]
-        table = Table("uuid", "method", "key", "state", "begin", "end", "location", "error")
+        table = Table(
+            "uuid", "method", "key", "queue", "state", "begin", "end", "location", "error"
+        )
         for j in found:
             table.add_row(
                 j.uuid,
                 j.method,
                 j.key,
-                j.state.value,
+                j.queue,
+                state_text(j),
                 fmt(j.begin),
                 fmt(j.end),
                 j.location,
@@ -143,7 +164,7 @@ def show(db: str, uuid: str) -> None:
             ("args", codec.dumps(job.args)),
             ("key", job.key),
             ("description", job.description),
-            ("state", job.state.value),
+            ("state", state_text(job)),
             ("begin", fmt(job.begin)),
             ("started", fmt(job.started)),
             ("end", fmt(job.end)),
@@ -161,6 +182,8 @@ def show(db: str, uuid: str) -> None:
             out.print(f"{name:>14}: {value}")
         for text in job.messages():
             out.print(f"{'message':>14}: {text}")
+        for attempt in job.attempts:  # tracebacks: `job.attempts` in Python
+            out.print(f"{'history':>14}: {attempt}")
         if job.error:
             out.print(f"{'error':>14}: {job.error}")
             if job.error.traceback:

@@ -152,6 +152,17 @@ def fmt(at: datetime | None) -> str:
     return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
 
+def state_text(job: Any) -> str:
+    """A background job's state as listings show it: "ACTIVE (retry 2 at 12:00:05)" while it
+    waits for its next attempt (the time in full when that is not today)."""
+    at = job.retry_at
+    if at is None:
+        return str(job.state.value)
+    local = at.astimezone()
+    when = fmt(at) if local.date() != datetime.now().astimezone().date() else f"{local:%H:%M:%S}"
+    return f"{job.state.value} (retry {job.attempt} at {when})"
+
+
 @click.group(cls=EngineGroup)
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
