@@ -379,9 +379,16 @@ class BackgroundJobs:
         found = self._store.jobs.count_by_state()
         return {s: found.get(s.value, 0) for s in JobState}
 
-    def delete(self, jobs: Iterable[BackgroundJob | str]) -> list[str]:
+    def count_due(self, queues: Sequence[str] | None = None) -> int:
+        """How many jobs of `queues` (None: every queue) are due now and free to start: not
+        claimed, not delayed or waiting for a retry, not queued behind a running job's key."""
+        return self._store.jobs.count_due(to_ms(self._engine.clock.now()), queues)
+
+    def delete(self, jobs: Iterable[BackgroundJob | str], *, unstarted: bool = False) -> list[str]:
         """Remove finished jobs (and their messages) before retention would; ACTIVE ones are
-        left alone (cancel them first).
+        left alone (cancel them first). With `unstarted`, ACTIVE jobs no engine has taken yet
+        go too: waiting to start, delayed, or waiting for a retry (InstantCMS's delete); a
+        running one never does. Waiting on a removed job raises JobGoneError.
 
         Returns:
             The uuids removed.
@@ -389,7 +396,42 @@ class BackgroundJobs:
         uuids = [j.uuid if isinstance(j, BackgroundJob) else j for j in jobs]
         for u in uuids:
             check_filters({"uuid": u})
-        return self._store.jobs.delete_finished(uuids)
+        removed = self._store.jobs.delete_finished(uuids, unclaimed=unstarted)
+        if unstarted and removed:
+            self._engine.hub.ended(removed)  # their waiters learn they are gone
+            self._store.notifier.publish(pack("d", removed))
+            self._announce.new(None)  # a removed key holder's key passed to the next job
+        return removed
+
+    def restart(self, job: BackgroundJob | str, on_conflict: str = "error") -> BackgroundJob:
+        """Execute a FAILED or CANCELED job again, as a new job with the same method,
+        arguments, key, description, queue, priority, retry policy and timeout (InstantCMS's
+        restart). The old job stays as it is.
+
+        Raises:
+            JobEngineError: no such job, or it is not FAILED or CANCELED.
+            JobKeyConflict: as `execute` (another active job holds the key).
+        """
+        old = self.find(job.uuid if isinstance(job, BackgroundJob) else job)
+        if old is None:
+            raise JobEngineError(f"no background job {job}")
+        if old.state not in (JobState.FAILED, JobState.CANCELED):
+            raise JobEngineError(
+                f"job {old.uuid} is {old.state.value}: only a FAILED or CANCELED job restarts"
+            )
+        r = old._record
+        return self.execute(
+            r.method,
+            old.args,
+            old.kwargs,
+            key=r.key,
+            description=r.description,
+            on_conflict=on_conflict,
+            timeout=r.timeout_s,
+            retry=Retry(**json.loads(r.retry)) if r.retry else None,
+            priority=r.priority,
+            queue=r.queue,
+        )
 
     def cancel(self, uuid: str) -> None:
         """Ask a job to stop (see BackgroundJob.cancel)."""

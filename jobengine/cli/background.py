@@ -1,4 +1,4 @@
-"""`jobengine submit|jobs|show|wait|cancel`: background jobs from the command line."""
+"""`jobengine submit|jobs|show|wait|cancel|delete|restart`: background jobs from the CLI."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from jobengine.cli.common import (
     cli,
     client,
     err,
+    fail,
     fmt,
     out,
     parse_arg,
@@ -220,3 +221,41 @@ def _find(engine: Any, uuid: str) -> Any:
     if job is None:
         raise click.ClickException(f"no background job {uuid}")
     return job
+
+
+@cli.command()
+@DB_OPTION
+@click.argument("uuids", nargs=-1)
+@click.option("--queue", default=None, help="Every job of this queue (with --state: of it).")
+@click.option("--state", type=click.Choice([s.value for s in JobState], case_sensitive=False))
+def delete(db: str, uuids: tuple[str, ...], queue: str | None, state: str | None) -> None:
+    """Delete jobs that are finished or not started yet (waiting, delayed, waiting for a
+    retry): the UUIDs given, or those of --queue (and --state). Running jobs are refused."""
+    if bool(uuids) == bool(queue or state):
+        raise click.UsageError("give job UUIDs, or --queue and/or --state (not both)")
+    with client(db) as engine:
+        if uuids:
+            wanted = [_find(engine, u).uuid for u in uuids]
+        else:
+            chosen = engine.background.get(queue=queue, state=state.upper() if state else None)
+            wanted = [j.uuid for j in chosen]
+        removed = set(engine.background.delete(wanted, unstarted=True))
+        out.print(f"deleted {len(removed)} jobs")
+        running = [u for u in wanted if u not in removed and engine.background.find(u)]
+        if running:
+            fail(
+                f"{len(running)} running jobs not deleted (cancel them first): " + " ".join(running)
+            )
+
+
+@cli.command()
+@DB_OPTION
+@REGISTRY_OPTION
+@click.argument("uuid")
+@click.option("--on-conflict", type=click.Choice(["error", "queue", "skip"]), default="error")
+def restart(db: str, registry: str, uuid: str, on_conflict: str) -> None:
+    """Execute a FAILED or CANCELED job again (same method, arguments, key, queue, priority and
+    retry policy); prints the new job's uuid."""
+    with client(db, registry=registry_folder(registry)) as engine:
+        job = engine.background.restart(_find(engine, uuid), on_conflict=on_conflict)
+        out.print(job.uuid)

@@ -28,6 +28,7 @@ RET_ERROR = 1  # a user mistake or a refusal: one line on stderr
 RET_JOB_FAILED = 2  # the job ended FAILED
 RET_JOB_CANCELED = 3  # the job ended CANCELED
 RET_TIMEOUT = 4  # waiting ran out of time
+RET_MAX_JOBS = 5  # `run --max-jobs N` stopped at N jobs with due jobs of its queues left
 
 # Piped output keeps whole uuids and texts on one line instead of rich's 80 columns.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)

@@ -516,16 +516,27 @@ class JobStore:
             query = query.limit(limit)
         return [from_tuple(r) for r in query.tuples().execute(self.db)]
 
+    def count_due(self, now_ms: int, queues: Sequence[str] | None = None) -> int:
+        """How many jobs an engine serving `queues` (None: all) could claim at `now_ms`."""
+        qs = list(queues) if queues is not None else []
+        if queues is not None and not qs:
+            return 0
+        sql = self.sql.claim_ids(len(qs)).replace(self.sql.skip_locked, "")
+        rows = self._run(f"SELECT count(*) FROM ({sql}) AS due", (now_ms, *qs, 2**62))
+        return int(rows[0][0])
+
     def count_by_state(self) -> dict[str, int]:
         """How many jobs the store keeps in each state (one grouped read of the state index)."""
         query = J.select(J.state, peewee.fn.COUNT(J.id)).group_by(J.state)
         return {str(st): int(n) for st, n in query.tuples().execute(self.db)}
 
-    def delete_finished(self, uuids: Sequence[str]) -> list[str]:
-        """Remove these jobs and their messages, the finished ones only (ACTIVE jobs stay).
+    def delete_finished(self, uuids: Sequence[str], *, unclaimed: bool = False) -> list[str]:
+        """Remove these jobs and their messages, the finished ones only (ACTIVE jobs stay);
+        with `unclaimed`, also ACTIVE jobs no engine has claimed (none of them runs).
 
-        One write transaction per chunk; safe beside retention and other deleters: a job is
-        removed once.
+        One write transaction per chunk; safe beside retention, claims and other deleters: a
+        job is removed once, and a job an engine claims meanwhile stays. A removed job that
+        held its key hands it to the next job queued behind it.
 
         Returns:
             The uuids removed.
@@ -534,12 +545,13 @@ class JobStore:
         for i in range(0, len(uuids), 500):
             chunk = list(uuids[i : i + 500])
             with immediate(self.db):
-                query = J.select(J.uuid).where(J.uuid.in_(chunk) & (J.state != ACTIVE))
-                gone = [str(u) for (u,) in query.tuples().execute(self.db)]
-                if gone:
-                    J.delete().where(J.uuid.in_(gone) & (J.state != ACTIVE)).execute(self.db)
-                    self._delete_messages(gone)
-            removed.extend(gone)
+                gone = self._run(self.sql.delete_jobs(len(chunk), unclaimed), chunk)
+                for _, method, key, held in sorted(gone, key=lambda r: (r[2], r[0])):
+                    if held:
+                        self._lock_key(method, key)
+                        self._promote(method, key)
+                self._delete_messages([r[0] for r in gone])
+            removed.extend(str(r[0]) for r in gone)
         return removed
 
     def messages(self, uuid: str) -> list[tuple[int, str]]:

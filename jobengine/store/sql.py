@@ -125,6 +125,16 @@ class HotSql:
             f'AND "key" IN ({self.marks(n_keys)}) AND key_held'
         )
 
+    def delete_jobs(self, n: int, unclaimed: bool) -> str:
+        """Remove finished jobs among n uuids (with `unclaimed`, ACTIVE ones no engine holds
+        too); returns each one's uuid, method, key and whether it held the key."""
+        waiting = " OR claimed_by IS NULL" if unclaimed else ""
+        return (
+            f"DELETE FROM {TABLE} WHERE uuid IN ({self.marks(n)}) "
+            f"AND (state <> 'ACTIVE'{waiting}) "
+            f'RETURNING uuid, "method", "key", key_held'
+        )
+
     def find_in(self, n: int) -> str:
         return f"SELECT {self.cols} FROM {TABLE} WHERE uuid IN ({self.marks(n)})"
 
