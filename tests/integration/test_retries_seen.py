@@ -7,20 +7,23 @@ from datetime import timedelta
 
 import pytest
 
-from jobengine import JobState, Retry
+from jobengine import Engine, JobState, Retry
+from jobengine.background import BackgroundJob
 from tests.integration.conftest import MakeEngine
 from tests.integration.support import Procs, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
 
+def failing(engine: Engine, until: int, retry: Retry) -> BackgroundJob:
+    """A job that fails (ValueError "attempt N fails") until its `until`-th attempt."""
+    return engine.background.execute("tests.integration.jobs:fail_until", [until], retry=retry)
+
+
 def test_after_the_last_attempt_the_job_is_failed_with_every_attempts_error(
     store_url: str, make_engine: MakeEngine
 ) -> None:
-    engine = make_engine(store_url)
-    job = engine.background.execute(
-        "tests.integration.jobs:fail_until", [9], retry=Retry(count=2, interval=0.05)
-    )
+    job = failing(make_engine(store_url), 9, Retry(count=2, interval=0.05))
     assert job.wait(timeout=30)
     assert job.state is JobState.FAILED and job.attempt == 3 and not job.waiting_retry
     assert [(a.number, a.state) for a in job.attempts] == [(n, "FAILED") for n in (1, 2, 3)]
@@ -37,9 +40,7 @@ def test_a_retried_job_that_completes_keeps_its_failed_attempts_and_a_first_try_
     store_url: str, make_engine: MakeEngine
 ) -> None:
     engine = make_engine(store_url)
-    retried = engine.background.execute(
-        "tests.integration.jobs:fail_until", [2], retry=Retry(count=3, interval=0.05)
-    )
+    retried = failing(engine, 2, Retry(count=3, interval=0.05))
     first_try = engine.background.execute("tests.integration.jobs:add", [1, 2])
     assert retried.result(timeout=30) == 2 and first_try.result(timeout=30) == 3
     assert [str(a) for a in retried.attempts] == [
@@ -54,9 +55,7 @@ def test_a_job_waiting_for_its_retry_is_active_visible_and_filtered_on(
     store_url: str, make_engine: MakeEngine, procs: Procs
 ) -> None:
     engine = make_engine(store_url)
-    waiting = engine.background.execute(
-        "tests.integration.jobs:fail_until", [3], retry=Retry(count=2, interval=120)
-    )
+    waiting = failing(engine, 3, Retry(count=2, interval=120))
     done = engine.background.execute("tests.integration.jobs:add", [2, 2])
     assert done.result(timeout=30) == 4
     wait_until(lambda: waiting.refresh().waiting_retry, what="the first attempt to fail")
