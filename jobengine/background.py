@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobengine import codec, runtime
+from jobengine.attempts import Attempt, read_attempts
 from jobengine.batch import JobBatch
 from jobengine.clock import from_ms, to_ms
 from jobengine.errors import (
@@ -26,6 +27,7 @@ from jobengine.launch import (
     Launch,
     check_call,
     check_filters,
+    check_flag,
     check_instant,
     check_jobs,
     check_state,
@@ -102,6 +104,25 @@ class BackgroundJob:
     @property
     def is_finished(self) -> bool:
         return self.state.is_final
+
+    @property
+    def waiting_retry(self) -> bool:
+        """Whether an attempt failed and the job waits, still ACTIVE, for its next one (see
+        `retry_at`); False once that attempt starts."""
+        r = self._record
+        return self.state is JobState.ACTIVE and r.started_ms is None and r.attempts is not None
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """When the next attempt may start, while the job is `waiting_retry`; else None."""
+        return from_ms(self._record.run_after_ms) if self.waiting_retry else None
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """The attempts that ended, oldest first: each one that failed or was canceled after it
+        started, and one that completed after earlier ones. Empty for a job that completed (or
+        still runs) on its first attempt. The newest 100 are kept."""
+        return read_attempts(self._record.attempts)
 
     def refresh(self) -> BackgroundJob:
         """Re-read this job from the store; returns self."""
@@ -318,11 +339,15 @@ class BackgroundJobs:
         begin_before: datetime | None = None,
         end_before: datetime | None = None,
         queue: str | None = None,
+        waiting_retry: bool | None = None,
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[BackgroundJob]:
         """Jobs matching every given filter, oldest first (1C GetBackgroundJobs); at most
-        `limit` of them, the newest ones first with `newest_first`."""
+        `limit` of them, the newest ones first with `newest_first`.
+
+        `waiting_retry=True` gives the ACTIVE jobs waiting for their next attempt after a
+        failed one (`BackgroundJob.waiting_retry`); False leaves them out."""
         check_filters(
             {"uuid": uuid, "key": key, "description": description, "queue": queue, "limit": limit}
         )
@@ -335,6 +360,7 @@ class BackgroundJobs:
             description=description,
             scheduled_job=str(sj) if sj is not None else None,
             queue=queue,
+            waiting_retry=check_flag("waiting_retry", waiting_retry),
             begin_after_ms=check_instant("begin_after", begin_after),
             begin_before_ms=check_instant("begin_before", begin_before),
             end_before_ms=check_instant("end_before", end_before),
@@ -353,9 +379,16 @@ class BackgroundJobs:
         found = self._store.jobs.count_by_state()
         return {s: found.get(s.value, 0) for s in JobState}
 
-    def delete(self, jobs: Iterable[BackgroundJob | str]) -> list[str]:
+    def count_due(self, queues: Sequence[str] | None = None) -> int:
+        """How many jobs of `queues` (None: every queue) are due now and free to start: not
+        claimed, not delayed or waiting for a retry, not queued behind a running job's key."""
+        return self._store.jobs.count_due(to_ms(self._engine.clock.now()), queues)
+
+    def delete(self, jobs: Iterable[BackgroundJob | str], *, unstarted: bool = False) -> list[str]:
         """Remove finished jobs (and their messages) before retention would; ACTIVE ones are
-        left alone (cancel them first).
+        left alone (cancel them first). With `unstarted`, ACTIVE jobs no engine has taken yet
+        go too: waiting to start, delayed, or waiting for a retry (InstantCMS's delete); a
+        running one never does. Waiting on a removed job raises JobGoneError.
 
         Returns:
             The uuids removed.
@@ -363,7 +396,42 @@ class BackgroundJobs:
         uuids = [j.uuid if isinstance(j, BackgroundJob) else j for j in jobs]
         for u in uuids:
             check_filters({"uuid": u})
-        return self._store.jobs.delete_finished(uuids)
+        removed = self._store.jobs.delete_finished(uuids, unclaimed=unstarted)
+        if unstarted and removed:
+            self._engine.hub.ended(removed)  # their waiters learn they are gone
+            self._store.notifier.publish(pack("d", removed))
+            self._announce.new(None)  # a removed key holder's key passed to the next job
+        return removed
+
+    def restart(self, job: BackgroundJob | str, on_conflict: str = "error") -> BackgroundJob:
+        """Execute a FAILED or CANCELED job again, as a new job with the same method,
+        arguments, key, description, queue, priority, retry policy and timeout (InstantCMS's
+        restart). The old job stays as it is.
+
+        Raises:
+            JobEngineError: no such job, or it is not FAILED or CANCELED.
+            JobKeyConflict: as `execute` (another active job holds the key).
+        """
+        old = self.find(job.uuid if isinstance(job, BackgroundJob) else job)
+        if old is None:
+            raise JobEngineError(f"no background job {job}")
+        if old.state not in (JobState.FAILED, JobState.CANCELED):
+            raise JobEngineError(
+                f"job {old.uuid} is {old.state.value}: only a FAILED or CANCELED job restarts"
+            )
+        r = old._record
+        return self.execute(
+            r.method,
+            old.args,
+            old.kwargs,
+            key=r.key,
+            description=r.description,
+            on_conflict=on_conflict,
+            timeout=r.timeout_s,
+            retry=Retry(**json.loads(r.retry)) if r.retry else None,
+            priority=r.priority,
+            queue=r.queue,
+        )
 
     def cancel(self, uuid: str) -> None:
         """Ask a job to stop (see BackgroundJob.cancel)."""

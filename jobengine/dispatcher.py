@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jobengine.clock import Clock, to_ms
+from jobengine.drain import Drain
 from jobengine.events import (
     JobFinished,
     JobMessage,
@@ -60,6 +61,7 @@ class DispatchConfig:
     hand_ahead: int = 0
     batch_s: float = 0.002  # longest a report waits to be written while workers are busy
     limits: Limits = DEFAULT_LIMITS
+    max_jobs: int | None = None  # claim no more than this many jobs in all (None: no limit)
 
 
 class Dispatcher:
@@ -105,6 +107,7 @@ class Dispatcher:
             "due": math.inf,
         }
         self._thread: threading.Thread | None = None
+        self.drain = Drain(cfg.max_jobs)
 
     # -- other threads ---------------------------------------------------------------------
 
@@ -133,6 +136,11 @@ class Dispatcher:
     def fenced(self) -> None:
         """Another engine settled this one: its claims are void (called from any thread)."""
         self._fenced = True
+        self.wake()
+
+    def watch_idle(self) -> None:
+        """Keep `drain.idle` and `drain.spent` up to date from now on (called from any thread)."""
+        self.drain.watched = True
         self.wake()
 
     def stop(self) -> None:
@@ -172,6 +180,8 @@ class Dispatcher:
         if self._should_write(now):
             self._flush_and_claim()
             self._feed()
+        if self.drain.watched:
+            self._note_drained()
 
     def _timeout(self, now: float) -> float:
         if self._ready and self.pool.idle > 0:
@@ -211,7 +221,7 @@ class Dispatcher:
         )
 
     def _needs_claim(self) -> bool:
-        if not self._maybe_work or self._stopping:
+        if not self._maybe_work or self._stopping or self.drain.is_spent:
             return False
         held = len(self._ready) + len(self._claimed)
         return held <= max(self.pool.idle, 1) + self.cfg.low_water
@@ -327,10 +337,25 @@ class Dispatcher:
         if removed:
             logger.info("retention removed %d finished jobs", removed)
 
+    def _is_drained(self) -> bool:
+        return not (self._running or self._ready or self._claimed)
+
+    def _note_drained(self) -> None:
+        """With nothing claimed, running or unwritten: signal a spent budget, or look for due
+        work once more (the claim that finds none sets `drain.idle`, in `_flush_and_claim`)."""
+        if self._batch or not self._is_drained():
+            return
+        if self.drain.is_spent:
+            self.drain.idle.set()
+            self.drain.spent.set()
+        elif not self.drain.idle.is_set():
+            self._maybe_work = True
+
     def _flush_and_claim(self) -> None:
         want, to_hand, hand_claimed = self._plan() if self._has_lease() else (0, [], 0)
         if not self._batch and want == 0 and not to_hand:
             return
+        drained = self._is_drained()  # a claim now that finds nothing leaves the engine idle
         batch, self._batch = self._batch, Batch()
         try:
             recorded, claimed = self.store.jobs.record(
@@ -355,12 +380,19 @@ class Dispatcher:
             self._ended_since_purge = True  # the cap on finished jobs holds within purge_s
         if recorded.retry_at_ms is not None:
             self.wake(recorded.retry_at_ms)
+        self._count_claimed(want, len(claimed), drained)
         if any(r.uuid in self._running for r in claimed):
             claimed = self._without_old_runs(claimed)
         for rec in claimed:
             (self._ready if rec.uuid in recorded.handed else self._claimed).append(rec)
         if want and len(claimed) == want:
             self._maybe_work = True  # there may be more
+
+    def _count_claimed(self, want: int, got: int, drained: bool) -> None:
+        """Charge the budget; a claim that found nothing while nothing ran means idle."""
+        self.drain.took(got)
+        if want and not got and drained and self.drain.watched:
+            self.drain.idle.set()
 
     def _plan(self) -> tuple[int, list[str], int]:
         """What the next write claims and marks as given to workers: (jobs to claim, ready
@@ -374,6 +406,7 @@ class Dispatcher:
             want = max(0, idle + self.cfg.prefetch - len(self._ready) - len(self._claimed))
             if not self._batch and not to_hand and hand_claimed:
                 want = min(want, hand_claimed)  # the latency case: one statement, no prefetch
+            want = self.drain.cap(want)  # never claim a job the budget would not let run
             # Cleared before the claim: a wake-up arriving during it sets the flag again.
             self._maybe_work = False
         return want, to_hand, hand_claimed

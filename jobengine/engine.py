@@ -19,6 +19,7 @@ from jobengine.errors import JobEngineError, StoreError
 from jobengine.eventlog import EventLog
 from jobengine.heartbeat import Heartbeat, Identity
 from jobengine.hub import Hub
+from jobengine.launch import check_int, check_wait_timeout
 from jobengine.limits import DEFAULT_LIMITS, Limits
 from jobengine.methods import check_allowed_modules
 from jobengine.registry import load as load_registry
@@ -57,9 +58,13 @@ class Engine:
         allowed_modules: Sequence[str] | None = None,
         limits: Limits = DEFAULT_LIMITS,
         scheduler_config: SchedulerConfig | None = None,
+        max_jobs: int | None = None,
     ) -> None:
         if workers < 1:
             raise JobEngineError(f"workers={workers!r}: an engine needs at least 1 worker")
+        if max_jobs is not None:
+            check_int("max_jobs", max_jobs, 0, 2**62)
+        self.max_jobs = max_jobs
         self.url = url or os.environ.get("JOBENGINE_DB") or DEFAULT_URL
         self.workers = workers
         self.keep_finished = keep_finished
@@ -106,6 +111,7 @@ class Engine:
         self._heartbeat: Heartbeat | None = None
         self._checkpointer: Checkpointer | None = None
         self._closed = False
+        self._spent = False  # the last dispatcher claimed max_jobs jobs
         # Set when the engine stopped itself (its SQLite file was deleted); on_failure is then
         # called with it, from a thread of the engine's, once the engine has stopped.
         self.failure: JobEngineError | None = None
@@ -150,6 +156,7 @@ class Engine:
             low_water=self.workers,
             hand_ahead=2 * self.workers,
             limits=self.limits,
+            max_jobs=self.max_jobs,
         )
         dispatcher = Dispatcher(self.store, pool, self.hub, self.clock, cfg, heartbeat)
         heartbeat.on_fenced = dispatcher.fenced
@@ -170,6 +177,36 @@ class Engine:
         )
         return self
 
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until the started engine has nothing to do: nothing claimed or running, and no
+        job of its queues is due (or it has claimed `max_jobs` jobs). Jobs not due yet (delayed,
+        waiting for a retry) or queued behind a running job's key do not count.
+
+        Returns:
+            True once idle; False when `timeout` seconds passed first.
+        """
+        return self._drain_event("idle", timeout)
+
+    def wait_max_jobs(self, timeout: float | None = None) -> bool:
+        """Block until the started engine has claimed `max_jobs` jobs and recorded how each
+        ended (it claims no more); False when `timeout` passed first or there is no limit."""
+        if self.max_jobs is None:
+            return False
+        return self._drain_event("spent", timeout)
+
+    @property
+    def max_jobs_reached(self) -> bool:
+        """Whether the engine has claimed `max_jobs` jobs (stays True once it stops)."""
+        return self._spent or (self._dispatcher is not None and self._dispatcher.drain.is_spent)
+
+    def _drain_event(self, name: str, timeout: float | None) -> bool:
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            raise JobEngineError("the engine is not started: start() it first")
+        dispatcher.watch_idle()
+        event = dispatcher.drain.idle if name == "idle" else dispatcher.drain.spent
+        return event.wait(check_wait_timeout(timeout))
+
     def stop(self) -> None:
         """Stop taking jobs; running ones get the grace period, then are killed (CANCELED)."""
         dispatcher = self._dispatcher
@@ -181,6 +218,7 @@ class Engine:
         self.hub.on_ended = None
         self.scheduler.stop()
         dispatcher.stop()  # the heartbeat goes on through a warm stop: the engine is alive
+        self._spent = dispatcher.drain.is_spent
         self._dispatcher = None
         if self._heartbeat is not None:
             self._heartbeat.stop()

@@ -130,6 +130,13 @@ def check_int(name: str, value: Any, least: int, most: int) -> int:
     return int(value)
 
 
+def check_flag(name: str, value: Any) -> bool | None:
+    """A yes/no filter: True, False or None (no filter)."""
+    if value is not None and not isinstance(value, bool):
+        refuse(name, value, "give True, False or None")
+    return value
+
+
 def check_wait_timeout(value: Any) -> float | None:
     """A wait's timeout in seconds: None or inf wait for ever; nan and negatives are refused."""
     if value is None:

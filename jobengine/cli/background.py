@@ -1,4 +1,4 @@
-"""`jobengine submit|jobs|show|wait|cancel`: background jobs from the command line."""
+"""`jobengine submit|jobs|show|wait|cancel|delete|restart`: background jobs from the CLI."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from jobengine.cli.common import (
     Seconds,
     cli,
     client,
+    fail,
     fmt,
     out,
     parse_arg,
     registry_folder,
+    state_text,
 )
 from jobengine.cli.output import iso, json_option, print_json, show
 from jobengine.cli.waiting import report, warn_if_no_engine
@@ -74,7 +76,8 @@ JOB_COLUMNS = [
     ("uuid", "uuid"),
     ("method", "method"),
     ("key", "key"),
-    ("state", "state"),
+    ("queue", "queue"),
+    ("state", "state_text"),
     ("begin", "begin_text"),
     ("end", "end_text"),
     ("location", "location"),
@@ -99,6 +102,7 @@ def job_document(job: Any) -> dict[str, Any]:
         "started": iso(job.started),
         "end": iso(job.end),
         "attempt": job.attempt,
+        "retry_at": iso(job.retry_at),
         "location": job.location or None,
         "scheduled_job": job.scheduled_job,
         "parent": job.parent,
@@ -115,6 +119,7 @@ def _job_row(job: Any) -> dict[str, Any]:
     row["begin_text"], row["end_text"] = fmt(job.begin), fmt(job.end)
     row["progress_text"] = f"{progress.percent:g}% {progress.text}".rstrip() if progress else ""
     row["error_text"] = str(job.error or "")
+    row["state_text"] = state_text(job)
     return row
 
 
@@ -123,7 +128,12 @@ def _job_row(job: Any) -> dict[str, Any]:
 @click.option("--state", type=STATES)
 @click.option("--key", default=None)
 @click.option("--method", default=None)
-@click.option("--queue", default=None)
+@click.option("--queue", default=None, help="Only the jobs of this queue.")
+@click.option(
+    "--waiting-retry",
+    is_flag=True,
+    help="Only ACTIVE jobs waiting for their next attempt after a failed one.",
+)
 @click.option(
     "--limit",
     default=100,
@@ -132,12 +142,14 @@ def _job_row(job: Any) -> dict[str, Any]:
     help="The newest N jobs (0: all).",
 )
 @json_option
-def jobs(db: str, limit: int, as_json: bool, **filters: str | None) -> None:
-    """List background jobs (newest last)."""
+def jobs(db: str, limit: int, as_json: bool, waiting_retry: bool, **filters: str | None) -> None:
+    """List background jobs (newest last); a job waiting for a retry shows as
+    "ACTIVE (retry N at HH:MM:SS)"."""
     state = filters.pop("state")
     with client(db) as engine:
         newest = engine.background.get(
             state=state.upper() if state else None,
+            waiting_retry=True if waiting_retry else None,
             limit=limit or None,
             newest_first=True,
             **filters,
@@ -166,7 +178,7 @@ def show_cmd(db: str, uuid: str, as_json: bool) -> None:
             ("args", codec.dumps(job.args)),
             ("key", job.key),
             ("description", job.description),
-            ("state", job.state.value),
+            ("state", state_text(job)),
             ("queue", job.queue),
             ("begin", fmt(job.begin)),
             ("started", fmt(job.started)),
@@ -184,6 +196,8 @@ def show_cmd(db: str, uuid: str, as_json: bool) -> None:
         rows += [("message", text) for text in job.messages()]
         for name, value in rows:
             out.print(f"{name:>14}: {value}", markup=False)
+        for attempt in job.attempts:  # tracebacks: `job.attempts` in Python
+            out.print(f"{'history':>14}: {attempt}", markup=False)
         if job.error:
             out.print(f"{'error':>14}: {job.error}", markup=False)
             if job.error.traceback:
@@ -233,3 +247,41 @@ def _find(engine: Any, uuid: str) -> Any:
     if job is None:
         raise click.ClickException(f"no background job {uuid}")
     return job
+
+
+@cli.command()
+@DB_OPTION
+@click.argument("uuids", nargs=-1)
+@click.option("--queue", default=None, help="Every job of this queue (with --state: of it).")
+@click.option("--state", type=click.Choice([s.value for s in JobState], case_sensitive=False))
+def delete(db: str, uuids: tuple[str, ...], queue: str | None, state: str | None) -> None:
+    """Delete jobs that are finished or not started yet (waiting, delayed, waiting for a
+    retry): the UUIDs given, or those of --queue (and --state). Running jobs are refused."""
+    if bool(uuids) == bool(queue or state):
+        raise click.UsageError("give job UUIDs, or --queue and/or --state (not both)")
+    with client(db) as engine:
+        if uuids:
+            wanted = [_find(engine, u).uuid for u in uuids]
+        else:
+            chosen = engine.background.get(queue=queue, state=state.upper() if state else None)
+            wanted = [j.uuid for j in chosen]
+        removed = set(engine.background.delete(wanted, unstarted=True))
+        out.print(f"deleted {len(removed)} jobs")
+        running = [u for u in wanted if u not in removed and engine.background.find(u)]
+        if running:
+            fail(
+                f"{len(running)} running jobs not deleted (cancel them first): " + " ".join(running)
+            )
+
+
+@cli.command()
+@DB_OPTION
+@REGISTRY_OPTION
+@click.argument("uuid")
+@click.option("--on-conflict", type=click.Choice(["error", "queue", "skip"]), default="error")
+def restart(db: str, registry: str, uuid: str, on_conflict: str) -> None:
+    """Execute a FAILED or CANCELED job again (same method, arguments, key, queue, priority and
+    retry policy); prints the new job's uuid."""
+    with client(db, registry=registry_folder(registry)) as engine:
+        job = engine.background.restart(_find(engine, uuid), on_conflict=on_conflict)
+        out.print(job.uuid)

@@ -28,6 +28,7 @@ RET_ERROR = 1  # a user mistake or a refusal: one line on stderr
 RET_JOB_FAILED = 2  # the job ended FAILED
 RET_JOB_CANCELED = 3  # the job ended CANCELED
 RET_TIMEOUT = 4  # waiting ran out of time
+RET_MAX_JOBS = 5  # `run --max-jobs N` stopped at N jobs with due jobs of its queues left
 
 # Piped output keeps whole uuids and texts on one line instead of rich's 80 columns.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
@@ -150,6 +151,17 @@ def parse_arg(text: str) -> Any:
 
 def fmt(at: datetime | None) -> str:
     return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else ""
+
+
+def state_text(job: Any) -> str:
+    """A background job's state as listings show it: "ACTIVE (retry 2 at 12:00:05)" while it
+    waits for its next attempt (the time in full when that is not today)."""
+    at = job.retry_at
+    if at is None:
+        return str(job.state.value)
+    local = at.astimezone()
+    when = fmt(at) if local.date() != datetime.now().astimezone().date() else f"{local:%H:%M:%S}"
+    return f"{job.state.value} (retry {job.attempt} at {when})"
 
 
 @click.group(cls=EngineGroup)

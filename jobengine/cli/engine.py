@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ import click
 from jobengine.cli.common import (
     DB_OPTION,
     REGISTRY_OPTION,
+    RET_MAX_JOBS,
+    RET_OK,
     Seconds,
     cli,
     err,
@@ -51,11 +54,38 @@ logger = logging.getLogger(__name__)
     type=click.IntRange(0, 2**31 - 1),
     help="Most finished jobs kept; the oldest go first.",
 )
+@click.option(
+    "--queues",
+    "queue_names",
+    multiple=True,
+    help="Serve only these queues (comma-separated, or the option repeated); default: all.",
+)
+@click.option(
+    "--max-jobs",
+    type=click.IntRange(1),
+    default=None,
+    help="Run at most N jobs, then exit: 0 when nothing due was left, 5 when some were.",
+)
+@click.option(
+    "--exit-when-idle",
+    is_flag=True,
+    help="Exit once no job of the served queues is due and none runs (for cron).",
+)
 def run(
-    db: str, registry: str, workers: int, grace: float, keep_finished: float, max_finished: int
+    db: str,
+    registry: str,
+    workers: int,
+    grace: float,
+    keep_finished: float,
+    max_finished: int,
+    queue_names: tuple[str, ...],
+    max_jobs: int | None,
+    exit_when_idle: bool,
 ) -> None:
-    """Run the engine and its worker pool until Ctrl-C or SIGTERM."""
+    """Run the engine and its worker pool until Ctrl-C or SIGTERM (or, with --max-jobs or
+    --exit-when-idle, until its work is done: what a system crontab calls every minute)."""
     folder = registry_folder(registry)
+    queues = [q.strip() for names in queue_names for q in names.split(",") if q.strip()]
     engine = open_engine(
         db,
         registry=folder,
@@ -63,6 +93,8 @@ def run(
         grace=grace,
         keep_finished=timedelta(seconds=keep_finished),
         max_finished=max_finished,
+        queues=queues or None,
+        max_jobs=max_jobs,
     )
     allowed = describe_allowed(engine.allowed_modules)
     logger.info("jobs may run methods of: %s", allowed)
@@ -78,13 +110,44 @@ def run(
         )
         err.print(f"jobengine: jobs may run methods of: {allowed}", markup=False)
         _print_schedule(engine)
+        if exit_when_idle or max_jobs is not None:
+            _stop_when_done(engine, stop, exit_when_idle)
         stop.wait()
         if engine.failure is not None:
             engine.close()
             fail(f"{engine.failure}; the engine stopped")
         err.print(f"jobengine: stopping (running jobs get {grace:g} s)")
+        engine.stop()
+        code = _cap_code(engine, queues or None)
         engine.close()
     err.print("jobengine: stopped")
+    sys.exit(code)
+
+
+def _stop_when_done(engine: Any, stop: threading.Event, exit_when_idle: bool) -> None:
+    """Set `stop` once the engine is idle (`exit_when_idle`) or has run its --max-jobs."""
+
+    def wait() -> None:
+        try:
+            if exit_when_idle:
+                engine.wait_idle()
+            else:
+                engine.wait_max_jobs()
+        finally:
+            stop.set()
+
+    threading.Thread(target=wait, name="jobengine-idle", daemon=True).start()
+
+
+def _cap_code(engine: Any, queues: list[str] | None) -> int:
+    """RET_MAX_JOBS when the engine stopped at --max-jobs with due jobs of its queues left."""
+    if engine.max_jobs is None or not engine.max_jobs_reached:
+        return RET_OK
+    left = engine.background.count_due(queues)
+    if not left:
+        return RET_OK
+    err.print(f"jobengine: ran {engine.max_jobs} jobs (--max-jobs); {left} due jobs are left")
+    return RET_MAX_JOBS
 
 
 def _print_schedule(engine: Any) -> None:

@@ -18,6 +18,7 @@ import peewee
 
 from jobengine.errors import JobKeyConflict, StoreError
 from jobengine.retry import Retry, retry_delay_s
+from jobengine.store.attempts import appended, is_recorded
 from jobengine.store.db import driver_errors, immediate, is_sqlite, translate_errors
 from jobengine.store.eventlog import end_event, write_events
 from jobengine.store.models import BackgroundJobRow as J
@@ -328,22 +329,7 @@ class JobStore:
         notable: list[tuple[Finish, dict[str, Any]]] = []
         if not finishes:
             return Recorded(ended, retried)
-        current: dict[str, dict[str, Any]] = {}
-        uuids = [f.uuid for f in finishes]
-        for i in range(0, len(uuids), 500):
-            chunk = uuids[i : i + 500]
-            query, params = self.sql.current(len(chunk), owner), [*chunk]
-            if owner is not None:
-                params.append(owner)
-            for u, method, key, held, attempt, retry, sj in self._run(query, params):
-                current[u] = {
-                    "method": method,
-                    "key": key,
-                    "key_held": bool(held),
-                    "attempt": attempt,
-                    "retry": retry,
-                    "scheduled_job": sj,
-                }
+        current = self._current([f.uuid for f in finishes], owner)
         # Before any key lock, as a scheduler pass takes it before its inserts' key locks.
         scheduled = any(row["scheduled_job"] for row in current.values())
         revision = bump(self.db) if scheduled else 0
@@ -360,6 +346,9 @@ class JobStore:
             elif row["key"]:
                 self._end(fin, row)
                 ended.append(fin.uuid)
+            elif is_recorded(fin, row):
+                self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row)))
+                ended.append(fin.uuid)
             else:
                 plain.append(end_params(fin))
                 ended.append(fin.uuid)
@@ -371,6 +360,22 @@ class JobStore:
         gone = [f.uuid for f in finishes if f.holds_resources and f.uuid in current]
         release_holders(self.db, gone, max(f.end_ms for f in finishes))
         return Recorded(ended, retried, min(retry_at, default=None))
+
+    def _current(self, uuids: Sequence[str], owner: str | None) -> dict[str, dict[str, Any]]:
+        """What ending them needs of the ACTIVE ones among `uuids` (only `owner`'s, if given)."""
+        current: dict[str, dict[str, Any]] = {}
+        names = ("method", "key", "key_held", "attempt", "retry", "scheduled_job", "started_ms")
+        for i in range(0, len(uuids), 500):
+            chunk = list(uuids[i : i + 500])
+            query, params = self.sql.current(len(chunk), owner), [*chunk]
+            if owner is not None:
+                params.append(owner)
+            for u, *values, attempts in self._run(query, params):
+                row = dict(zip(names, values, strict=True))
+                row["key_held"] = bool(row["key_held"])
+                row["attempts"] = attempts
+                current[u] = row
+        return current
 
     def _log_ends(self, ends: Sequence[tuple[Finish, dict[str, Any]]], revision: int) -> None:
         """Events for runs of scheduled jobs and for failures, and the scheduled jobs' new
@@ -400,12 +405,16 @@ class JobStore:
             error_type=fin.error_type,
             error_message=fin.error_message,
             error_traceback=fin.error_traceback,
+            attempts=appended(fin, row),
         ).where(J.uuid == fin.uuid).execute(self.db)
         return run_after_ms
 
     def _end(self, fin: Finish, row: dict[str, Any]) -> None:
         self._lock_key(row["method"], row["key"])
-        self._exec(self.sql.end, end_params(fin))
+        if is_recorded(fin, row):
+            self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row)))
+        else:
+            self._exec(self.sql.end, end_params(fin))
         if row["key_held"]:
             self._promote(row["method"], row["key"])
 
@@ -507,6 +516,15 @@ class JobStore:
             query = query.limit(limit)
         return [from_tuple(r) for r in query.tuples().execute(self.db)]
 
+    def count_due(self, now_ms: int, queues: Sequence[str] | None = None) -> int:
+        """How many jobs an engine serving `queues` (None: all) could claim at `now_ms`."""
+        qs = list(queues) if queues is not None else []
+        if queues is not None and not qs:
+            return 0
+        sql = self.sql.claim_ids(len(qs)).replace(self.sql.skip_locked, "")
+        rows = self._run(f"SELECT count(*) FROM ({sql}) AS due", (now_ms, *qs, 2**62))
+        return int(rows[0][0])
+
     def count_by_state(self) -> dict[str, int]:
         """How many jobs the store keeps in each state (one grouped read of the state index)."""
         query = J.select(J.state, peewee.fn.COUNT(J.id)).group_by(J.state)
@@ -530,11 +548,13 @@ class JobStore:
         )
         return {str(e): int(n) for e, n in query.tuples().execute(self.db)}
 
-    def delete_finished(self, uuids: Sequence[str]) -> list[str]:
-        """Remove these jobs and their messages, the finished ones only (ACTIVE jobs stay).
+    def delete_finished(self, uuids: Sequence[str], *, unclaimed: bool = False) -> list[str]:
+        """Remove these jobs and their messages, the finished ones only (ACTIVE jobs stay);
+        with `unclaimed`, also ACTIVE jobs no engine has claimed (none of them runs).
 
-        One write transaction per chunk; safe beside retention and other deleters: a job is
-        removed once.
+        One write transaction per chunk; safe beside retention, claims and other deleters: a
+        job is removed once, and a job an engine claims meanwhile stays. A removed job that
+        held its key hands it to the next job queued behind it.
 
         Returns:
             The uuids removed.
@@ -543,12 +563,13 @@ class JobStore:
         for i in range(0, len(uuids), 500):
             chunk = list(uuids[i : i + 500])
             with immediate(self.db):
-                query = J.select(J.uuid).where(J.uuid.in_(chunk) & (J.state != ACTIVE))
-                gone = [str(u) for (u,) in query.tuples().execute(self.db)]
-                if gone:
-                    J.delete().where(J.uuid.in_(gone) & (J.state != ACTIVE)).execute(self.db)
-                    self._delete_messages(gone)
-            removed.extend(gone)
+                gone = self._run(self.sql.delete_jobs(len(chunk), unclaimed), chunk)
+                for _, method, key, held in sorted(gone, key=lambda r: (r[2], r[0])):
+                    if held:
+                        self._lock_key(method, key)
+                        self._promote(method, key)
+                self._delete_messages([r[0] for r in gone])
+            removed.extend(str(r[0]) for r in gone)
         return removed
 
     def messages(self, uuid: str) -> list[tuple[int, str]]:
@@ -628,10 +649,17 @@ _FILTERS = {
     "scheduled_job": lambda v: J.scheduled_job == str(v),
     "queue": lambda v: J.queue == v,
     "parent": lambda v: J.parent == str(v),
+    "waiting_retry": lambda v: _waiting_retry() if v else ~_waiting_retry(),
     "begin_after_ms": lambda v: J.begin_ms >= v,
     "begin_before_ms": lambda v: J.begin_ms <= v,
     "end_before_ms": lambda v: J.end_ms <= v,
 }
+
+
+def _waiting_retry() -> Any:
+    """ACTIVE jobs whose last attempt failed and whose next one has not started: still
+    ACTIVE for the key rule (1C), and told apart by their history (store/attempts.py)."""
+    return (J.state == ACTIVE) & J.started_ms.is_null() & J.attempts.is_null(False)
 
 
 def _conditions(filters: dict[str, Any]) -> Any:

@@ -50,6 +50,7 @@ class BackgroundJobRow(BaseModel):
     parent = peewee.CharField(max_length=36, null=True)
     host = peewee.TextField(default="")
     pid = peewee.IntegerField(null=True)
+    attempts = peewee.TextField(null=True)  # JSON: the attempts that ended (store/attempts.py)
 
     class Meta:
         table_name = "background_job"

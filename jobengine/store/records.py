@@ -38,6 +38,7 @@ class JobRecord:
     parent: str | None
     host: str
     pid: int | None
+    attempts: str | None = None  # JSON list of the attempts that ended; None: none recorded
 
 
 @dataclass(frozen=True)

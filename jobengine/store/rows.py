@@ -52,8 +52,9 @@ def new_values(job: NewJob) -> tuple[Any, ...]:
     return tuple(_new_tuple(job))
 
 
-def end_params(fin: Finish) -> tuple[Any, ...]:
-    return (
+def end_params(fin: Finish, attempts: str | None = None) -> tuple[Any, ...]:
+    """Parameters of `HotSql.end`, or with `attempts` (the job's history) of `end_attempts`."""
+    head = (
         fin.state,
         fin.end_ms,
         fin.result,
@@ -61,5 +62,5 @@ def end_params(fin: Finish) -> tuple[Any, ...]:
         fin.error_message,
         fin.error_traceback,
         False,
-        fin.uuid,
     )
+    return (*head, fin.uuid) if attempts is None else (*head, attempts, fin.uuid)

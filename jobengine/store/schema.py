@@ -10,7 +10,7 @@ from playhouse.migrations import Runner
 from jobengine.store.db import is_sqlite
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
-SCHEMA_VERSION = 5  # the number of the newest migration module
+SCHEMA_VERSION = 6  # the number of the newest migration module
 
 
 def migrate(db: peewee.Database) -> list[str]:

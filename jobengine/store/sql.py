@@ -64,6 +64,9 @@ class HotSql:
             f"error_message = {p}, error_traceback = {p}, key_held = {p} "
             f"WHERE uuid = {p} AND state = 'ACTIVE'"
         )
+        # The same, also writing the job's attempts (end_params with `attempts`): off the hot
+        # path, for failures and for completions after a retry.
+        self.end_attempts = self.end.replace(" WHERE uuid", f", attempts = {p} WHERE uuid")
 
         self.purge_edge = _purge_edge(p)
         self.purge = _purge(p, sqlite)
@@ -106,7 +109,8 @@ class HotSql:
         """What writing an outcome needs of ACTIVE jobs; with `owner`, only jobs it holds, and
         on PostgreSQL locked, so a settling engine cannot take them over halfway."""
         sql = (
-            f'SELECT uuid, "method", "key", key_held, attempt, retry, scheduled_job FROM {TABLE} '
+            f'SELECT uuid, "method", "key", key_held, attempt, retry, scheduled_job, started_ms, '
+            f"attempts FROM {TABLE} "
             f"WHERE uuid IN ({self.marks(n)}) AND state = 'ACTIVE'"
         )
         if owner is None:
@@ -119,6 +123,16 @@ class HotSql:
         return (
             f'SELECT {self.cols} FROM {TABLE} WHERE "method" IN ({self.marks(n_methods)}) '
             f'AND "key" IN ({self.marks(n_keys)}) AND key_held'
+        )
+
+    def delete_jobs(self, n: int, unclaimed: bool) -> str:
+        """Remove finished jobs among n uuids (with `unclaimed`, ACTIVE ones no engine holds
+        too); returns each one's uuid, method, key and whether it held the key."""
+        waiting = " OR claimed_by IS NULL" if unclaimed else ""
+        return (
+            f"DELETE FROM {TABLE} WHERE uuid IN ({self.marks(n)}) "
+            f"AND (state <> 'ACTIVE'{waiting}) "
+            f'RETURNING uuid, "method", "key", key_held'
         )
 
     def find_in(self, n: int) -> str:

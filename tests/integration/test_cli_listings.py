@@ -27,8 +27,8 @@ pytestmark = pytest.mark.timeout(60)
 ADD = "tests.integration.jobs:add"
 JOB_KEYS = {
     "uuid", "method", "description", "key", "queue", "priority", "state", "begin", "started",
-    "end", "attempt", "location", "scheduled_job", "parent", "cancel_requested", "progress",
-    "error",
+    "end", "attempt", "retry_at", "location", "scheduled_job", "parent", "cancel_requested",
+    "progress", "error",
 }  # fmt: skip
 REGISTRY = """\
 scheduled_jobs:
@@ -84,9 +84,9 @@ def test_jobs_piped_are_tab_separated_under_a_header(
     client = make_engine(sqlite_url, start=False)
     job = client.background.execute(ADD, [1, 2], description="two\nlines")
     lines = invoke(sqlite_url, "jobs").stdout.splitlines()
-    assert lines[0].split("\t")[:4] == ["uuid", "method", "key", "state"]
+    assert lines[0].split("\t")[:5] == ["uuid", "method", "key", "queue", "state"]
     fields = lines[1].split("\t")
-    assert fields[:4] == [job.uuid, ADD, "-", "ACTIVE"]
+    assert fields[:5] == [job.uuid, ADD, "-", "default", "ACTIVE"]
     assert len(fields) == len(lines[0].split("\t"))
 
 

@@ -98,3 +98,42 @@ def test_robin_robots_lose_nothing_when_one_is_killed_mid_item(tmp_path: Path) -
     assert lines[4] == f"robot A processed 7 invoices, #{stuck} among them"
     assert f"invoice #{stuck}: processed by robot A" in lines
     assert lines[-1] == "nothing lost: 8 of 8 processed, each once"
+
+
+def test_bpium_runs_one_scenarios_runs_in_order_and_retries_failures_up_to_5_times(
+    tmp_path: Path,
+) -> None:
+    lines = run_example("examples.bpium", tmp_path)
+    runs = [line for line in lines if " run " in line and not line.startswith(" ")]
+    assert runs == [
+        "sync-invoices run 0: COMPLETED after 1 starts",
+        "sync-invoices run 1: COMPLETED after 3 starts",
+        "sync-invoices run 2: COMPLETED after 1 starts",
+        "sync-invoices run 3: COMPLETED after 1 starts",
+        "import-leads run 0: COMPLETED after 1 starts",
+        "import-leads run 1: COMPLETED after 1 starts",
+        "import-leads run 2: FAILED after 6 starts",
+        "import-leads run 3: COMPLETED after 1 starts",
+    ]
+    attempts = [line.strip() for line in lines if line.startswith("  ")]
+    error = "(examples.bpium.ApiOverloaded: API answered 429 Too Many Requests)"
+    assert attempts == [
+        f"attempt 1: FAILED {error}",
+        f"attempt 2: FAILED {error}",
+        "attempt 3: COMPLETED",
+        *[f"attempt {n}: FAILED {error}" for n in range(1, 7)],
+    ]
+    assert "sync-invoices: runs one after another: True" in lines
+    assert "import-leads: runs one after another: True" in lines
+    assert lines[-1] == "the two scenarios ran in parallel: True"
+
+
+def test_instantcms_cron_runner_runs_20_email_jobs_then_the_rest(tmp_path: Path) -> None:
+    lines = run_example("examples.instantcms", tmp_path)
+    assert lines[0].startswith("queued: 4 password resets (priority 5), 20 newsletters")
+    assert lines[1] == (
+        "cron run 1: exit 5, ran 20 jobs in this order: 4 password reset, 16 newsletter"
+    )
+    assert lines[2] == "cron run 2: exit 0, ran 5 jobs in this order: 4 newsletter, 1 daily digest"
+    assert lines[3] == "digest: COMPLETED, daily digest sent to editor@example.com (attempt 1)"
+    assert lines[4] == "thumbnail: ACTIVE, not started (its queue has no runner)"
