@@ -45,14 +45,16 @@ scheduled_jobs:
 """
 
 
-def receive_messages(limit: int = BATCH) -> dict[str, int]:
+def receive_messages(limit: int = BATCH, folder: str | None = None) -> dict[str, int]:
     """The scheduled job: fetch up to `limit` light messages, one handler job per document.
+
+    `folder` names the exchange's folder (default: JOBENGINE_EXCHANGE_DIR, else a temp folder).
 
     The handlers are written in one batch, then the messages are acknowledged: a run that dies
     in between fetches them again next time, and the handlers skip what was handled already.
     """
     job = current_job()
-    exchange = Exchange.default()
+    exchange = Exchange.open(folder)
     try:
         light = exchange.fetch(limit)
         groups: dict[str, list[int]] = {}
@@ -62,7 +64,7 @@ def receive_messages(limit: int = BATCH) -> dict[str, int]:
             for root_id, ids in groups.items():
                 batch.execute(
                     process_messages,
-                    [root_id, ids],
+                    [root_id, ids, folder],
                     key=root_id,
                     on_conflict="queue",
                     description=f"messages of document {root_id}",
@@ -74,14 +76,14 @@ def receive_messages(limit: int = BATCH) -> dict[str, int]:
     return {"fetched": len(light), "groups": len(groups)}
 
 
-def process_messages(root_id: str, message_ids: list[int]) -> int:
+def process_messages(root_id: str, message_ids: list[int], folder: str | None = None) -> int:
     """One document's handler: download and record its messages one after another.
 
     Returns:
         How many messages it handled (a message handled before is skipped).
     """
     job = current_job()
-    exchange = Exchange.default()
+    exchange = Exchange.open(folder)
     handled = 0
     try:
         for message_id in message_ids:

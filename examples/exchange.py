@@ -84,10 +84,10 @@ class Exchange:
         self._db.executescript(_SCHEMA)
 
     @classmethod
-    def default(cls) -> Exchange:
-        """The exchange in JOBENGINE_EXCHANGE_DIR, or in a temp folder."""
-        folder = os.environ.get(EXCHANGE_DIR) or Path(tempfile.gettempdir(), "jobengine-exchange")
-        return cls(folder)
+    def open(cls, folder: str | None = None) -> Exchange:
+        """The exchange in `folder`, else in JOBENGINE_EXCHANGE_DIR, else in a temp folder."""
+        where = folder or os.environ.get(EXCHANGE_DIR)
+        return cls(where or Path(tempfile.gettempdir(), "jobengine-exchange"))
 
     def close(self) -> None:
         self._db.close()
@@ -138,6 +138,11 @@ class Exchange:
             "ORDER BY id LIMIT ?",
             (limit,),
         )
+        return [LightMessage(*row) for row in rows]
+
+    def messages(self) -> list[LightMessage]:
+        """Every message posted, acknowledged or not, in the order they came."""
+        rows = self._db.execute("SELECT id, root_id, seq, sender FROM message ORDER BY id")
         return [LightMessage(*row) for row in rows]
 
     def acknowledge(self, ids: Sequence[int]) -> None:
@@ -197,7 +202,7 @@ SEED_DOCUMENTS = {  # the seed's example: a UPD, a contract and an invoice, as t
 
 
 def main() -> None:
-    exchange = Exchange.default()
+    exchange = Exchange.open()
     n = exchange.post(
         (root, "Metinvest" if i % 2 else "TechnoService")
         for root, steps in SEED_DOCUMENTS.items()
