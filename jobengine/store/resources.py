@@ -58,6 +58,12 @@ class ResourceRecord:
 
 
 _COLUMNS = [getattr(R, f.name) for f in fields(ResourceRecord)]
+_NAMES = ", ".join(f.name for f in fields(ResourceRecord))
+_LOCK_SET = {  # the columns a granted lock writes, as SQL with two placeholders (holder, until)
+    "read": "read_holder = {p}, read_until_ms = {p}",
+    "write": "write_holder = {p}, write_until_ms = {p}",
+    "both": "read_holder = {p}, read_until_ms = {p}, write_holder = {p}, write_until_ms = {p}",
+}
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,12 @@ class ResourceStore:
     def __init__(self, db: peewee.Database) -> None:
         self.db = db
         self._sqlite = is_sqlite(db)
+        # Building a peewee query costs more Python than running it: the verbs every taker
+        # calls use statements built once (see store/sql.py).
+        p = self._p = db.param
+        self._read_sql = f"SELECT {_NAMES} FROM resource WHERE id = {p} AND queue = {p}"
+        self._for_update_sql = self._read_sql + ("" if self._sqlite else " FOR UPDATE")
+        self._take_sql: dict[tuple[str, int], str] = {}
 
     def put(
         self, queue: str, value: str, params: str, tags: Sequence[str], priority: int, now_ms: int
@@ -153,7 +165,7 @@ class ResourceStore:
 
     def read(self, queue: str, item_id: int) -> ResourceRecord | None:
         """The resource as stored, locks or not."""
-        rows = self._select().where((R.id == item_id) & (R.queue == queue)).execute(self.db)
+        rows = self.db.execute_sql(self._read_sql, (item_id, queue)).fetchall()
         return _record(rows[0]) if rows else None
 
     def select(
@@ -192,26 +204,30 @@ class ResourceStore:
         Returns:
             The resource after the claim, or None when none is free.
         """
-        cond = (
-            (R.queue == queue)
-            & (R.status == NEW)
-            & _free(R.read_holder, R.read_until_ms, ask)
-            & _free(R.write_holder, R.write_until_ms, ask)
-            & _has_tags(tags)
-        )
-        query = R.select(R.id).where(cond).order_by(R.priority.desc(), R.id).limit(1)
-        if not self._sqlite:
-            query = query.for_update(skip_locked=True)
+        free = (ask.holder, ask.now_ms)
+        args = [ask.now_ms, *_lock_args(lock, ask.holder, until_ms), queue, *free, *free, *tags]
         with immediate(self.db):
-            found = list(query.tuples().execute(self.db))
-            if not found:
-                return None
-            values = {R.status: IN_PROGRESS, R.changed_ms: ask.now_ms}
-            values.update(lock_values(lock, ask.holder, until_ms))
-            n = R.update(values).where((R.id == found[0][0]) & (R.status == NEW)).execute(self.db)
-            if n != 1:
-                return None  # cannot happen under the row lock or BEGIN IMMEDIATE; never give twice
-        return self.read(queue, found[0][0])
+            rows = self.db.execute_sql(self._take_statement(lock, len(tags)), args).fetchall()
+        return _record(rows[0]) if rows else None
+
+    def _take_statement(self, lock: str, tag_count: int) -> str:
+        """The claim as one UPDATE of the first free resource, returning it; the conditional
+        `status = 'new'` keeps a resource from being given twice even without the row lock."""
+        statement = self._take_sql.get((lock, tag_count))
+        if statement is None:
+            p = self._p
+            tags = f" AND id IN (SELECT resource FROM resource_tag WHERE tag = {p})" * tag_count
+            skip = "" if self._sqlite else " FOR UPDATE SKIP LOCKED"
+            statement = self._take_sql[(lock, tag_count)] = (
+                f"UPDATE resource SET status = '{IN_PROGRESS}', changed_ms = {p}, "
+                f"{_LOCK_SET[lock].format(p=p)} WHERE id = (SELECT id FROM resource "
+                f"WHERE queue = {p} AND status = '{NEW}' "
+                f"AND (read_holder IS NULL OR read_holder = {p} OR read_until_ms <= {p}) "
+                f"AND (write_holder IS NULL OR write_holder = {p} OR write_until_ms <= {p})"
+                f"{tags} ORDER BY priority DESC, id LIMIT 1{skip}) AND status = '{NEW}' "
+                f"RETURNING {_NAMES}"
+            )
+        return statement
 
     def get(
         self, queue: str, item_id: int, ask: Ask, lock: str | None, until_ms: int | None
@@ -298,10 +314,7 @@ class ResourceStore:
         return R.select(*_COLUMNS).tuples()
 
     def _row_for_update(self, queue: str, item_id: int) -> ResourceRecord | None:
-        query = self._select().where((R.id == item_id) & (R.queue == queue))
-        if not self._sqlite:
-            query = query.for_update()
-        rows = list(query.execute(self.db))
+        rows = self.db.execute_sql(self._for_update_sql, (item_id, queue)).fetchall()
         return _record(rows[0]) if rows else None
 
     def _set_tags(self, item_id: int, tags: Sequence[str], *, replace: bool) -> None:
@@ -340,6 +353,11 @@ _RELEASE = (
     "ELSE write_holder END "
     "WHERE read_holder {m} OR write_holder {m}"
 )
+
+
+def _lock_args(lock: str, holder: str, until_ms: int | None) -> list[Any]:
+    """The parameters of `_LOCK_SET[lock]`."""
+    return [holder, until_ms] * (2 if lock == "both" else 1)
 
 
 def _released(rec: ResourceRecord, ask: Ask) -> dict[Any, Any]:

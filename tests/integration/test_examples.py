@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -137,3 +138,25 @@ def test_instantcms_cron_runner_runs_20_email_jobs_then_the_rest(tmp_path: Path)
     assert lines[2] == "cron run 2: exit 0, ran 5 jobs in this order: 4 newsletter, 1 daily digest"
     assert lines[3] == "digest: COMPLETED, daily digest sent to editor@example.com (attempt 1)"
     assert lines[4] == "thumbnail: ACTIVE, not started (its queue has no runner)"
+
+
+def test_directum_fetches_at_most_1000_per_run_and_handles_documents_in_parallel(
+    tmp_path: Path,
+) -> None:
+    lines = run_example("examples.directum", tmp_path)
+    assert lines[0] == "posted 2500 messages of 200 documents"
+    fetched = [int(line.split()[3]) for line in lines[1:4]]
+    assert fetched == [1000, 1000, 500]
+    assert all(line.startswith(f"run {n}: fetched ") for n, line in enumerate(lines[1:4], 1))
+    assert lines[4].startswith("handled 2500 messages: 0 twice, 0 documents out of order, up to ")
+    assert int(lines[4].split()[-4]) >= 2  # documents handled side by side
+    timing = re.compile(
+        r"(\d) workers?: 16 documents \(80 messages\) in ([\d.]+) s, up to (\d+) at once, "
+        r"0 out of order"
+    )
+    one, four = timing.fullmatch(lines[5]), timing.fullmatch(lines[6])
+    assert one is not None and four is not None, lines[5:]
+    assert (one[1], one[3]) == ("1", "1")
+    assert four[1] == "4" and int(four[3]) >= 2  # more workers, more documents at once
+    assert float(four[2]) < float(one[2])
+    assert len(lines) == 7
