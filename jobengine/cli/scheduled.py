@@ -93,6 +93,7 @@ def _row(job: Any) -> dict[str, Any]:
         "use": job.use,
         "schedule": str(job.schedule),
         "next_run": iso(job.next_run()),
+        "overdue": job.overdue,
         "last_start": iso(last.begin if last is not None else job.last_begin),
         "last_state": last.state.value if last is not None else None,
         "last_job": last.uuid if last is not None else None,
@@ -117,7 +118,7 @@ def scheduled_cmd(db: str, as_json: bool) -> None:
             return
         for row, job in zip(rows, jobs, strict=True):
             row["use_text"] = "yes" if job.use else "no"
-            row["next_text"] = fmt(job.next_run())
+            row["next_text"] = fmt(job.next_run()) + (" (overdue)" if row["overdue"] else "")
             row["last_text"] = fmt(
                 datetime.fromisoformat(row["last_start"]) if row["last_start"] else None
             )

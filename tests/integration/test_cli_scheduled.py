@@ -143,6 +143,7 @@ def test_scheduled_json_has_stable_keys_and_iso_dates(
         "use",
         "schedule",
         "next_run",
+        "overdue",
         "last_start",
         "last_state",
         "last_job",
@@ -153,6 +154,7 @@ def test_scheduled_json_has_stable_keys_and_iso_dates(
     assert minutely["last_job"] == run.uuid and minutely["last_state"] == "ACTIVE"
     assert datetime.fromisoformat(minutely["last_start"]) == START
     assert datetime.fromisoformat(minutely["next_run"]) > START  # due again (now, real time)
+    assert minutely["overdue"] is True  # due since START + 1 minute: no scheduler started it
     nap = rows["Nap"]
     assert (nap["use"], nap["next_run"], nap["last_start"], nap["last_state"]) == (
         False,
@@ -160,6 +162,7 @@ def test_scheduled_json_has_stable_keys_and_iso_dates(
         None,
         None,
     )
+    assert nap["overdue"] is False  # disabled: never due
     fake.scheduled.unlock()
     assert json.loads(ok(url, "scheduled", "--json").stdout)["locked"] is None
 
