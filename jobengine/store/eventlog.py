@@ -102,20 +102,20 @@ class EventStore:
         query = query.order_by(E.at_ms.desc(), E.id.desc()).limit(max(0, limit))
         return [Event(*row) for row in query.tuples().execute(self.db)]
 
-    def purge(self, before_ms: int, batch: int = 5000) -> int:
+    def purge(self, before_ms: int) -> int:
         """Remove events older than `before_ms`, in short transactions; returns how many."""
-        removed = 0
-        while True:
-            ids = [
-                r[0]
-                for r in E.select(E.id)
-                .where(E.at_ms < before_ms)
-                .limit(batch)
-                .tuples()
-                .execute(self.db)
-            ]
-            if not ids:
-                return removed
-            with immediate(self.db):
-                E.delete().where(E.id.in_(ids)).execute(self.db)
-            removed += len(ids)
+        return purge_older(self.db, E, before_ms)
+
+
+def purge_older(db: peewee.Database, model: Any, before_ms: int, batch: int = 5000) -> int:
+    """Delete rows of `model` whose `at_ms` is before `before_ms`, `batch` per transaction, so
+    a large purge never holds writers off for long; returns how many went."""
+    removed = 0
+    while True:
+        query = model.select(model.id).where(model.at_ms < before_ms).limit(batch)
+        ids = [r[0] for r in query.tuples().execute(db)]
+        if not ids:
+            return removed
+        with immediate(db):
+            model.delete().where(model.id.in_(ids)).execute(db)
+        removed += len(ids)

@@ -23,7 +23,7 @@ import peewee
 from jobengine.errors import JobEngineError, JobKeyConflict, StoreError
 from jobengine.store import revision
 from jobengine.store.db import immediate, is_sqlite, translate_errors
-from jobengine.store.eventlog import HOST, write_events
+from jobengine.store.eventlog import HOST, purge_older, write_events
 from jobengine.store.jobs import JobStore
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import OccurrenceRow as O
@@ -292,22 +292,9 @@ class ScheduledStore:
         )
         return [OccurrenceRecord(*r) for r in query.tuples().execute(self.db)]
 
-    def purge_occurrences(self, before_ms: int, batch: int = 5000) -> int:
-        removed = 0
-        while True:
-            ids = [
-                r[0]
-                for r in O.select(O.id)
-                .where(O.at_ms < before_ms)
-                .limit(batch)
-                .tuples()
-                .execute(self.db)
-            ]
-            if not ids:
-                return removed
-            with immediate(self.db):
-                O.delete().where(O.id.in_(ids)).execute(self.db)
-            removed += len(ids)
+    def purge_occurrences(self, before_ms: int) -> int:
+        """Remove occurrences decided before `before_ms`; returns how many."""
+        return purge_older(self.db, O, before_ms)
 
     # -- the lock -------------------------------------------------------------------------
 
