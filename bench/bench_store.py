@@ -27,9 +27,9 @@ if __package__ in (None, ""):  # run as a script: make `jobengine` importable fr
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jobengine.store import Batch, Finish, NewJob, Store
+from jobengine.store.schema import TABLES
 
 NOW = 1_700_000_000_000
-TABLES = ("job_message", "engine", "background_job", "scheduled_job", "schema_migration")
 
 
 def new_jobs(n: int, keyed: bool = False) -> list[NewJob]:

@@ -44,9 +44,9 @@ from bench.common import (
     time_latency,
     worker_process,
 )
+from jobengine.store.schema import TABLES
 
 METHOD = "bench.tasks:noop"
-PG_TABLES = ("job_message", "engine", "background_job", "scheduled_job", "schema_migration")
 
 
 def enqueue_batch(client, n: int) -> None:
@@ -116,7 +116,7 @@ class JobengineSystem:
         import psycopg
 
         with psycopg.connect(self.pg_url, autocommit=True) as conn:
-            for table in PG_TABLES:
+            for table in TABLES:
                 conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
         return self.pg_url
 

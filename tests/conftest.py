@@ -7,20 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from jobengine.store.schema import TABLES
+
 PG_URL = os.environ.get("JOBENGINE_TEST_PG_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TABLES = (
-    "resource_tag",
-    "resource",
-    "job_message",
-    "engine",
-    "background_job",
-    "scheduled_job",
-    "occurrence",
-    "event_log",
-    "setting",
-    "schema_migration",
-)
 
 
 def reset_pg(url: str) -> None:

@@ -10,6 +10,20 @@ from playhouse.migrations import Runner
 from jobengine.store.db import is_sqlite
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
+# Every table the migrations create, dependants first: what a test or a benchmark drops to
+# start from an empty schema (and the migration runner's own table last).
+TABLES = (
+    "resource_tag",
+    "resource",
+    "job_message",
+    "engine",
+    "background_job",
+    "scheduled_job",
+    "occurrence",
+    "event_log",
+    "setting",
+    "schema_migration",
+)
 SCHEMA_VERSION = 6  # the number of the newest migration module
 
 
