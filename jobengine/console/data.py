@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from jobengine.state import JobState
+
 if TYPE_CHECKING:
     from jobengine.background import BackgroundJob
     from jobengine.engine import Engine
@@ -52,7 +54,8 @@ EVENT_COLUMNS = ("sel", "level", "time", "event", "message", "job", "host")
 @dataclass(frozen=True)
 class Row:
     """One listing row: a stable key (a uuid), its cells (without the selection mark), and
-    what the actions need to know about it (`flags`: "enabled", "predefined", "active")."""
+    what the actions need to know about it (`flags`: "enabled", "predefined", "active",
+    "paused", "failed")."""
 
     key: str
     cells: tuple[str, ...]
@@ -119,6 +122,8 @@ def _scheduled_row(sj: ScheduledJob) -> Row:
         flags.add("predefined")
     if last is not None and not last.is_finished:
         flags.add("active")
+    if sj.paused:
+        flags.add("paused")
     cells = (
         "yes" if sj.use else "no",
         sj.metadata,
@@ -164,7 +169,10 @@ def _background_row(job: BackgroundJob) -> Row:
         job.queue,
         error,
     )
-    return Row(job.uuid, cells, frozenset() if job.is_finished else frozenset({"active"}))
+    flags = {"failed"} if job.state is JobState.FAILED else set()
+    if not job.is_finished:
+        flags.add("active")
+    return Row(job.uuid, cells, frozenset(flags))
 
 
 def event_rows(engine: Engine, limit: int = PAGE) -> list[Row]:
@@ -181,8 +189,6 @@ def event_rows(engine: Engine, limit: int = PAGE) -> list[Row]:
 
 
 def header(engine: Engine) -> Header:
-    from jobengine.state import JobState
-
     counts = engine.background.counts()
     info = engine.scheduled.lock_info
     lock = f"by {info[0]} since {fmt(info[1])}" if info is not None else None

@@ -3,12 +3,13 @@ arguments, result, messages, progress, traceback) and a scheduled job's "why not
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from jobengine import codec
+from jobengine.console import runs
 from jobengine.console.data import Detail, blank, fmt
+from jobengine.console.runs import NEXT_RUNS
 from jobengine.errors import JobEngineError
 from jobengine.state import JobState
 
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from jobengine.engine import Engine
     from jobengine.scheduled import ScheduledJob
 
-NEXT_RUNS = 10
 OCCURRENCES = 10
 
 
@@ -69,7 +69,7 @@ def why_not_running(engine: Engine, uuid: str) -> Detail:
     sj = engine.scheduled.find(uuid)
     if sj is None:
         return Detail(f"scheduled job {uuid}", (("", "gone (deleted)"),))
-    zone = _zone(sj)
+    zone = runs.zone_of(sj.schedule)
     props = [
         ("name", sj.metadata),
         ("uuid", sj.uuid),
@@ -122,29 +122,9 @@ def blockers(engine: Engine, sj: ScheduledJob) -> list[str]:
 
 
 def next_runs(engine: Engine, sj: ScheduledJob, zone: tzinfo, count: int = NEXT_RUNS) -> list[str]:
-    """Its next starts in its time zone, each taken as the last start of the next."""
-    at = sj.next_run() or engine.clock.now()
-    out: list[str] = []
-    last = None
-    for _ in range(count):
-        try:
-            run = sj.schedule.next_run(at, last_begin=last)
-        except (OverflowError, ValueError):
-            break
-        if run is None:
-            break
-        out.append(run.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"))
-        last, at = run, run
-    return out
-
-
-def _zone(sj: ScheduledJob) -> tzinfo:
-    name = sj.schedule.timezone
-    if name:
-        return ZoneInfo(name)
-    local = datetime.now().astimezone().tzinfo
-    assert local is not None
-    return local
+    """Its next starts in its time zone, daylight-saving changes marked."""
+    after = sj.next_run() or engine.clock.now()
+    return runs.lines(runs.upcoming(sj.schedule, after, None, count), zone)
 
 
 def _at(ms: int, zone: tzinfo) -> str:

@@ -45,3 +45,9 @@ def targets(rows: Sequence[Row], selected: set[str], cursor: str | None) -> list
     if chosen:
         return chosen
     return [r for r in rows if r.key == cursor]
+
+
+def select_all(selected: set[str], shown: Sequence[Row]) -> set[str]:
+    """Every shown row selected; if they all were already, none of them."""
+    keys = {r.key for r in shown}
+    return selected - keys if keys and keys <= selected else selected | keys
