@@ -4,7 +4,7 @@ client engine, refreshed in place every 2 s, with the actions of the contract's 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from jobengine.console import actions, data, detail, runs, state
 from jobengine.console.data import Row
-from jobengine.console.editor import PauseScreen, ScheduleEditor
+from jobengine.console.editor import FilterScreen, PauseScreen, ScheduleEditor
+from jobengine.console.query import Query
 from jobengine.console.screens import ConfirmScreen, DetailScreen
 from jobengine.console.table import JobTable
 from jobengine.errors import JobEngineError
@@ -41,16 +42,13 @@ class View:
     name: str
     title: str
     columns: tuple[str, ...]
-    load: Callable[[Engine], list[Row]]
+    load: Callable[[Engine, Query], list[Row]]
 
 
 VIEWS = {
     "scheduled": View("scheduled", "Scheduled jobs", data.SCHEDULED_COLUMNS, data.scheduled_rows),
     "background": View(
-        "background",
-        "Background jobs begun in the last hour",
-        data.BACKGROUND_COLUMNS,
-        data.background_rows,
+        "background", "Background jobs", data.BACKGROUND_COLUMNS, data.background_rows
     ),
     "events": View("events", "Event log", data.EVENT_COLUMNS, data.event_rows),
 }
@@ -65,6 +63,7 @@ class ConsoleApp(App[None]):
         Binding("2", "view('background')", "Background"),
         Binding("3", "view('events')", "Events"),
         Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("f", "filter_form", "Filters"),
         Binding("space", "select", "Select"),
         Binding("a", "select_all", "Select all"),
         Binding("r", "run_now", "Run now"),
@@ -90,6 +89,7 @@ class ConsoleApp(App[None]):
         self.read_only = read_only
         self.view_name = "scheduled"
         self.states = {name: state.ViewState() for name in VIEWS}
+        self.states["events"].query = Query(period="all")
         self.rows: list[Row] = []  # the current view's rows as last read
 
     # -- layout ---------------------------------------------------------------------------
@@ -127,7 +127,7 @@ class ConsoleApp(App[None]):
         """Read the header and the current view again; the table updates in place."""
         try:
             head = data.header(self.engine)
-            self.rows = self.view.load(self.engine)
+            self.rows = self.view.load(self.engine, self.view_state.query)
         except JobEngineError as exc:
             self.query_one("#header", Static).update(escape(f"store unreadable: {exc}"))
             return
@@ -142,6 +142,9 @@ class ConsoleApp(App[None]):
         self.table.set_columns(self.view.columns)
         self.table.show(shown, vs.selected)
         title = f"{self.view.title}: {len(shown)} of {len(self.rows)}"
+        chosen = vs.query.describe(self.view_name)
+        if chosen:
+            title += f"  ({chosen})"
         if vs.filter:
             title += f"  filter: {vs.filter!r}"
         if vs.selected:
@@ -171,6 +174,32 @@ class ConsoleApp(App[None]):
         box = self.query_one("#filter", Input)
         box.display = True
         box.focus()
+
+    def action_filter_form(self) -> None:
+        """Choose the background jobs' or the event log's filters in a form."""
+        if self.view_name == "scheduled":
+            self.notify("f filters background jobs (2) and events (3); / filters here")
+            return
+        vs = self.view_state
+        names = [(sj.metadata, sj.uuid) for sj in self.engine.scheduled.get(limit=data.PAGE)]
+
+        def chosen(answer: tuple[Query, str] | None) -> None:
+            if answer is not None:
+                self._set_query(*answer)
+
+        self.push_screen(FilterScreen(self.view_name, vs.query, names), chosen)
+
+    def _set_query(self, query: Query, job_text: str) -> None:
+        if self.view_name == "events" and job_text.strip():
+            try:
+                uuid, is_scheduled, label = data.find_job(self.engine, job_text)
+            except JobEngineError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            query = replace(query, job=uuid, job_is_scheduled=is_scheduled, label=label)
+        self.view_state.query = query
+        self.view_state.selected.clear()
+        self.refresh_rows()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":  # a form's inputs bubble up here too

@@ -1,9 +1,10 @@
 """The console's forms: the schedule editor (every Schedule field, checked as you type, with
-the schedule in words and its next runs updating live) and the pause prompt."""
+the schedule in words and its next runs updating live), the pause prompt and the filters."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.markup import escape
@@ -11,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, Select, Static
 
 from jobengine.console import form
+from jobengine.console.query import EVENTS, LEVELS, PERIOD_NAMES, STATES, Query
 from jobengine.errors import ScheduleError
 from jobengine.schedule import Schedule
 
@@ -144,3 +146,99 @@ class PauseScreen(ModalScreen[tuple[str, str] | None]):
         self.dismiss(
             (self.query_one("#until", Input).value, self.query_one("#reason", Input).value)
         )
+
+
+class FilterScreen(ModalScreen[tuple[Query, str] | None]):
+    """The filters of the background jobs or the event log: enter (or ctrl+s) applies them,
+    escape leaves them. Answers the query and the job text (the app resolves it)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "apply", "Apply"),
+        Binding("escape", "dismiss(None)", "Cancel"),
+    ]
+    DEFAULT_CSS = """
+    FilterScreen { align: center middle; }
+    FilterScreen > Vertical { width: 80; height: auto; border: round $accent;
+                              background: $surface; padding: 1 2; }
+    FilterScreen Label { margin-top: 1; }
+    """
+
+    def __init__(self, view: str, query: Query, scheduled: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.view = view
+        self.query_was = query
+        self.scheduled = scheduled
+
+    def compose(self) -> ComposeResult:
+        q = self.query_was
+        periods = [(text, key) for key, text in PERIOD_NAMES.items()]
+        with Vertical():
+            yield Static("[b]Filters[/b]   ctrl+s (or enter in a text field) apply   escape cancel")
+            if self.view == "background":
+                yield from _choice("state", [("any", ""), *((s, s) for s in STATES)], q.state)
+                yield from _choice("period (begun in)", periods, q.period, "period")
+                jobs = [("any", ""), *self.scheduled]
+                yield from _choice("scheduled job", jobs, q.scheduled_job, "scheduled_job")
+                yield Label("queue")
+                yield Input(q.queue, placeholder="any queue", id="queue")
+            else:
+                yield from _choice(
+                    "level (and worse)", [("any", ""), *_same(LEVELS)], q.level, "level"
+                )
+                yield from _choice("event", [("any", ""), *_same(EVENTS)], q.event)
+                yield Label("job")
+                label = q.label if q.job_is_scheduled else q.job
+                yield Input(label, placeholder="a scheduled job's name, or a job's uuid", id="job")
+                yield from _choice("period", periods, q.period)
+
+    def _value(self, name: str) -> str:
+        found = self.query(f"#{name}")
+        if not found:
+            return ""
+        widget = found.first()
+        value = widget.value if isinstance(widget, Input | Select) else ""
+        return value if isinstance(value, str) else ""
+
+    def action_apply(self) -> None:
+        v = self._value
+        q = self.query_was
+        if self.view == "background":
+            label = dict((u, n) for n, u in self.scheduled).get(v("scheduled_job"), "")
+            q = replace(
+                q,
+                state=v("state"),
+                period=v("period"),
+                scheduled_job=v("scheduled_job"),
+                label=label,
+                queue=v("queue").strip(),
+            )
+            self.dismiss((q, ""))
+            return
+        q = replace(
+            q,
+            level=v("level"),
+            event=v("event"),
+            period=v("period"),
+            job="",
+            job_is_scheduled=False,
+            label="",
+        )
+        self.dismiss((q, v("job")))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_apply()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+
+
+def _same(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(v, v) for v in values]
+
+
+def _choice(
+    label: str, options: list[tuple[str, str]], value: str, name: str | None = None
+) -> ComposeResult:
+    yield Label(label)
+    yield Select(options, value=value, allow_blank=False, id=name or label)

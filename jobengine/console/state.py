@@ -7,14 +7,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from jobengine.console.data import Row
+from jobengine.console.query import Query
 
 
 @dataclass
 class ViewState:
-    """One listing's state, kept across refreshes: the filter text and the selected keys."""
+    """One listing's state, kept across refreshes: the filter text, the selected keys and the
+    filter form's choices."""
 
     filter: str = ""
     selected: set[str] = field(default_factory=set)
+    query: Query = field(default_factory=Query)  # the filter form's choices
 
 
 def visible(rows: Sequence[Row], text: str) -> list[Row]:

@@ -1,5 +1,5 @@
-"""The console's second slice of actions, driven by Pilot on a real client engine: restart a
-failed run (R), the schedule editor (s), pause/resume (p) and select all shown (a)."""
+"""The console's second slice, driven by Pilot on a real client engine: restart a failed run
+(R), the schedule editor (s), pause/resume (p), select all shown (a) and the filters (f)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from jobengine import Engine, JobState
 from jobengine.console.app import ConsoleApp
-from jobengine.console.editor import PauseScreen, ScheduleEditor
+from jobengine.console.editor import FilterScreen, PauseScreen, ScheduleEditor
 from jobengine.console.screens import ConfirmScreen
 from tests.integration.conftest import MakeEngine
 from tests.integration.console_support import column, drive, go_to
@@ -218,3 +218,73 @@ def test_read_only_refuses_restart_schedule_edit_and_pause(engine: Engine) -> No
         assert len(engine.background.get()) == before
 
     drive(engine, steps, read_only=True)
+
+
+# -- f: the filters of the background jobs and the event log --------------------------------
+
+
+def choose(app: ConsoleApp, name: str, value: str) -> None:
+    widget = app.screen.query_one(f"#{name}")
+    assert isinstance(widget, Select | Input)
+    widget.value = value
+
+
+def title(app: ConsoleApp) -> str:
+    return str(app.query_one("#title", Static).render())
+
+
+def test_f_filters_background_jobs_by_state_scheduled_job_queue_and_period(
+    engine: Engine,
+) -> None:
+    nightly = engine.scheduled.named("Nightly")
+
+    async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
+        await pilot.press("2")
+        assert "begun in the last hour" in title(app)
+        await pilot.press("f")
+        assert isinstance(app.screen, FilterScreen)
+        choose(app, "state", "FAILED")
+        choose(app, "period", "24h")
+        await pilot.press("ctrl+s")
+        assert column(app, "state") == ["FAILED"]
+        assert "state FAILED" in title(app) and "the last 24 h" in title(app)
+        await pilot.press("f")
+        choose(app, "state", "")
+        choose(app, "scheduled_job", nightly.uuid)
+        await pilot.press("ctrl+s")
+        assert column(app, "method") == [nightly.method]
+        assert "of Nightly" in title(app)
+        await pilot.press("f")
+        choose(app, "scheduled_job", "")
+        choose(app, "queue", "nope")
+        app.screen.query_one("#queue").focus()
+        await pilot.press("enter")  # in a text field, enter applies
+        assert column(app, "state") == []
+        assert "queue nope" in title(app)
+        await pilot.press("f", "escape")  # leaves the filters as they were
+        assert "queue nope" in title(app)
+
+    drive(engine, steps)
+
+
+def test_f_filters_the_event_log_by_level_event_and_job(engine: Engine) -> None:
+    async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
+        await pilot.press("3", "f")
+        choose(app, "level", "error")
+        await pilot.press("ctrl+s")
+        assert set(column(app, "level")) == {"error"}
+        assert "level error and worse" in title(app)
+        await pilot.press("f")
+        choose(app, "level", "")
+        choose(app, "event", "job.started")
+        choose(app, "job", "Nightly")
+        await pilot.press("ctrl+s")
+        assert column(app, "event") == ["job.started"]
+        assert "job Nightly" in title(app)
+        await pilot.press("f")
+        choose(app, "job", "no such job")
+        await pilot.press("ctrl+s")
+        assert "not a scheduled job's name" in notices(app)
+        assert "job Nightly" in title(app)  # a bad job leaves the filters as they were
+
+    drive(engine, steps)

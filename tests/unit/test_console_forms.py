@@ -12,6 +12,7 @@ from jobengine import Schedule, ScheduleError
 from jobengine.console import form, runs
 from jobengine.console.actions import parse_until
 from jobengine.console.data import Row
+from jobengine.console.query import Query
 from jobengine.console.state import select_all
 from jobengine.errors import JobEngineError
 
@@ -94,3 +95,19 @@ def test_next_runs_mark_the_skipped_and_the_repeated_hour() -> None:
 def test_upcoming_stops_when_the_schedule_ends() -> None:
     once = Schedule.from_dict({"begin_date": "2026-03-02", "end_date": "2026-03-02"})
     assert len(runs.upcoming(once, datetime(2026, 3, 1, tzinfo=UTC), None)) <= 1
+
+
+def test_query_says_its_filters_and_its_period_start() -> None:
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    assert Query().since(now) == datetime(2026, 3, 2, 11, tzinfo=UTC)
+    assert Query(period="all").since(now) is None
+    assert Query().describe("background") == "begun in the last hour"
+    chosen = Query(period="24h", state="FAILED", scheduled_job="u", label="Nightly", queue="q")
+    assert chosen.describe("background") == (
+        "begun in the last 24 h, state FAILED, of Nightly, queue q"
+    )
+    assert Query(period="all").describe("events") == ""
+    events = Query(period="1h", level="warning", event="job.failed", job="u", label="Nightly")
+    assert events.describe("events") == (
+        "level warning and worse, event job.failed, job Nightly, in the last hour"
+    )
