@@ -24,6 +24,7 @@ from jobengine.methods import check_allowed_modules
 from jobengine.registry import load as load_registry
 from jobengine.scheduled import ScheduledJobs, check_methods
 from jobengine.scheduler import Scheduler, SchedulerConfig
+from jobengine.status import Status
 from jobengine.store import DEFAULT_URL, Store, pack
 
 if TYPE_CHECKING:  # imported in start(): a client engine never loads the pool
@@ -81,6 +82,7 @@ class Engine:
         self.background = BackgroundJobs(self)
         self.scheduled = ScheduledJobs(self)
         self.log = EventLog(self.store)
+        self.status = Status(self.store)
         self.scheduler = Scheduler(
             self.store,
             self.clock,

@@ -51,6 +51,7 @@ VIEWS = {
         "background", "Background jobs", data.BACKGROUND_COLUMNS, data.background_rows
     ),
     "events": View("events", "Event log", data.EVENT_COLUMNS, data.event_rows),
+    "engines": View("engines", "Engines", data.ENGINE_COLUMNS, data.engine_rows),
 }
 
 
@@ -62,6 +63,7 @@ class ConsoleApp(App[None]):
         Binding("1", "view('scheduled')", "Scheduled"),
         Binding("2", "view('background')", "Background"),
         Binding("3", "view('events')", "Events"),
+        Binding("5", "view('engines')", "Engines"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("f", "filter_form", "Filters"),
         Binding("space", "select", "Select"),
@@ -177,7 +179,7 @@ class ConsoleApp(App[None]):
 
     def action_filter_form(self) -> None:
         """Choose the background jobs' or the event log's filters in a form."""
-        if self.view_name == "scheduled":
+        if self.view_name not in ("background", "events"):
             self.notify("f filters background jobs (2) and events (3); / filters here")
             return
         vs = self.view_state
@@ -234,6 +236,8 @@ class ConsoleApp(App[None]):
     def open_details(self) -> None:
         key = self.table.cursor_key
         if key is None:
+            return
+        if self.view_name == "engines":
             return
         if self.view_name == "scheduled":
             page = detail.why_not_running(self.engine, key)
@@ -358,7 +362,7 @@ class ConsoleApp(App[None]):
             what = "finished background job(s)"
             do = lambda r: self.engine.background.delete([r.key])  # noqa: E731
         else:
-            self.notify("the event log is not deleted by hand", severity="warning")
+            self.notify("d deletes scheduled jobs (1) and finished runs (2)", severity="warning")
             return
         if not rows:
             self.notify("nothing here can be deleted", severity="warning")

@@ -51,6 +51,7 @@ BACKGROUND_COLUMNS = (
     "error",
 )
 EVENT_COLUMNS = ("sel", "level", "time", "event", "message", "job", "host")
+ENGINE_COLUMNS = ("sel", "host", "pid", "started", "heartbeat age", "running jobs", "engine")
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,17 @@ def event_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
         seen[base] = seen.get(base, 0) + 1
         cells = (ev.level, fmt(ev.time), ev.event, ev.message, ev.job or "", ev.host)
         rows.append(Row(f"{base}|{seen[base]}", cells, job=ev.job))
+    return rows
+
+
+def engine_rows(engine: Engine, query: Query) -> list[Row]:
+    """The engines working on the store, oldest first, with the age of their heartbeat."""
+    now = engine.clock.now()
+    rows = []
+    for e in engine.status.engines():
+        age = fmt_span(max(0.0, (now - e.heartbeat).total_seconds()))
+        cells = (e.host, str(e.pid), fmt(e.started), age, str(e.running), e.id)
+        rows.append(Row(e.id, cells))
     return rows
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import peewee
 
@@ -12,6 +13,18 @@ from jobengine.store.jobs import JobStore
 from jobengine.store.models import EngineRow as E
 
 ENGINE_DIED = ("EngineDied", "engine stopped while the job ran")
+
+
+@dataclass(frozen=True)
+class EngineRecord:
+    """An engine row as read, with the count of jobs its workers run."""
+
+    id: str
+    host: str
+    pid: int
+    started_ms: int
+    heartbeat_ms: int
+    running: int
 
 
 def pid_alive(pid: int) -> bool:
@@ -46,6 +59,24 @@ class EngineStore:
     def unregister(self, engine_id: str) -> None:
         with immediate(self.db):
             E.delete().where(E.id == engine_id).execute(self.db)
+
+    def listing(self) -> list[EngineRecord]:
+        """Every registered engine with how many jobs it runs now, oldest first. A read:
+        an engine may register, stop or be settled right after it."""
+        rows = (
+            E.select(E.id, E.host, E.pid, E.started_ms, E.heartbeat_ms)
+            .order_by(E.started_ms, E.id)
+            .tuples()
+            .execute(self.db)
+        )
+        engines = [
+            (str(eid), str(host), int(pid), int(st), int(hb)) for eid, host, pid, st, hb in rows
+        ]
+        running: dict[str, int] = {}
+        for r in self.jobs.claimed_by([e[0] for e in engines]) if engines else []:
+            if r.started_ms is not None and r.claimed_by is not None:
+                running[r.claimed_by] = running.get(r.claimed_by, 0) + 1
+        return [EngineRecord(*e, running.get(e[0], 0)) for e in engines]
 
     def alive(self, now_ms: int, stale_ms: int) -> int:
         """How many engines beat within the last `stale_ms`."""

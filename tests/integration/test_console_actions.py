@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import time
 from pathlib import Path
 
@@ -286,5 +288,33 @@ def test_f_filters_the_event_log_by_level_event_and_job(engine: Engine) -> None:
         await pilot.press("ctrl+s")
         assert "not a scheduled job's name" in notices(app)
         assert "job Nightly" in title(app)  # a bad job leaves the filters as they were
+
+    drive(engine, steps)
+
+
+# -- 5: the engines -------------------------------------------------------------------------
+
+
+def test_5_lists_the_engines_with_host_pid_and_heartbeat_age(
+    engine: Engine, make_engine: MakeEngine
+) -> None:
+    running = make_engine(engine.url, workers=1, queues=["idle"])  # claims none of the jobs
+    [status] = engine.status.engines()
+    assert (status.id, status.host, status.pid, status.running) == (
+        running.engine_id,
+        socket.gethostname(),
+        os.getpid(),
+        0,
+    )
+
+    async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
+        await pilot.press("5")
+        assert app.view_name == "engines"
+        assert column(app, "host") == [socket.gethostname()]
+        assert column(app, "pid") == [str(os.getpid())]
+        assert column(app, "engine") == [running.engine_id]
+        assert column(app, "heartbeat age")[0].endswith("s")
+        await pilot.press("enter", "d", "f")  # nothing to act on here: no screen opens
+        assert len(app.screen_stack) == 1
 
     drive(engine, steps)

@@ -1,8 +1,10 @@
-"""Store verbs the console reads and acts through: counts by state, deleting finished jobs."""
+"""Store verbs the console reads and acts through: counts by state, deleting finished jobs,
+the engines listing."""
 
 from __future__ import annotations
 
 from jobengine.store import Batch, Finish, Store
+from jobengine.store.engines import EngineRecord
 from tests.store.conftest import NOW, new_job
 
 
@@ -31,3 +33,20 @@ def test_delete_finished_removes_finished_jobs_and_messages_but_never_active_one
     assert store.jobs.messages(done.uuid) == []
     assert store.jobs.find(active.uuid) is not None
     assert store.jobs.delete_finished([done.uuid]) == []
+
+
+def test_engine_listing_says_where_each_engine_runs_and_counts_its_started_jobs(
+    store: Store,
+) -> None:
+    assert store.engines.listing() == []
+    for _ in range(3):
+        store.jobs.insert(new_job())
+    store.engines.register("e2", "h2", 22, NOW + 1)
+    store.engines.register("e1", "h1", 11, NOW)
+    first, _ = (r.uuid for r in store.jobs.claim("e1", 2, NOW))
+    store.jobs.record(Batch(started={first: (NOW + 2, "h1", 99)}))
+    store.engines.heartbeat("e1", NOW + 3)
+    assert store.engines.listing() == [
+        EngineRecord("e1", "h1", 11, NOW, NOW + 3, 1),  # one started, one only claimed
+        EngineRecord("e2", "h2", 22, NOW + 1, NOW + 1, 0),
+    ]
