@@ -3,7 +3,7 @@ arguments, result, messages, progress, traceback) and a scheduled job's "why not
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from jobengine import codec
@@ -111,14 +111,43 @@ def blockers(engine: Engine, sj: ScheduledJob) -> list[str]:
     if last is not None and not last.is_finished:
         where = f" on {last.location}" if last.location else ""
         found.append(f"previous run {last.uuid} still active{where} since {fmt(last.begin)}")
+    found += _key_holders(engine, sj, last.uuid if last is not None else None)
     nxt = sj.next_run()
     if sj.use and nxt is None and not sj.paused:
         found.append("its schedule has no further runs")
+    if nxt is not None and nxt > engine.clock.now():
+        found.append(_outside_window(engine.clock.now(), nxt, runs.zone_of(sj.schedule)))
     if sj.overdue and not found:
         found.append(f"overdue since {fmt(nxt)}: is a `jobengine run` going?")
     if not found:
         found.append(f"nothing: next run {fmt(nxt)}" if nxt else "nothing")
     return found
+
+
+def _key_holders(engine: Engine, sj: ScheduledJob, last: str | None) -> list[str]:
+    """Other active jobs of the same method and key: a start would conflict with them."""
+    if not sj.key:
+        return []
+    out = []
+    for job in engine.background.get(state=JobState.ACTIVE, method=sj.method, key=sj.key):
+        if job.uuid == last:
+            continue
+        host, _, pid = job.location.rpartition(":")
+        where = f"on host {host} (pid {pid}) since {fmt(job.started)}" if host else "queued"
+        out.append(f"key {sj.key!r} held by run {job.uuid} {where}, begun {fmt(job.begin)}")
+    return out
+
+
+def _outside_window(now: datetime, nxt: datetime, zone: tzinfo) -> str:
+    """Not due now: when its next run comes, in its zone."""
+    at, today = nxt.astimezone(zone), now.astimezone(zone).date()
+    if at.date() == today:
+        return f"outside its window: not due now; next run later today at {at:%H:%M:%S %Z}"
+    days = (at.date() - today).days
+    return (
+        f"outside its window: not due now; next run on {at:%a %Y-%m-%d %H:%M:%S %Z}"
+        f" (in {days} day{'s' if days != 1 else ''})"
+    )
 
 
 def next_runs(engine: Engine, sj: ScheduledJob, zone: tzinfo, count: int = NEXT_RUNS) -> list[str]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
-from jobengine import Engine, JobState
+from jobengine import Engine, JobState, Schedule
 from jobengine.console.app import ConsoleApp
 from jobengine.console.editor import FilterScreen, PauseScreen, ScheduleEditor
 from jobengine.console.screens import ConfirmScreen
@@ -316,5 +316,30 @@ def test_5_lists_the_engines_with_host_pid_and_heartbeat_age(
         assert column(app, "heartbeat age")[0].endswith("s")
         await pilot.press("enter", "d", "f")  # nothing to act on here: no screen opens
         assert len(app.screen_stack) == 1
+
+    drive(engine, steps)
+
+
+# -- why not running ------------------------------------------------------------------------
+
+
+def test_why_not_running_names_the_run_holding_its_key_and_when_its_window_opens(
+    engine: Engine,
+) -> None:
+    adhoc = engine.scheduled.named("Adhoc")
+    in_two_days = (datetime.now(UTC) + timedelta(days=2)).date()
+    adhoc.key, adhoc.use = "sums", True
+    adhoc.schedule = Schedule(days_repeat_period=1, begin_date=in_two_days, timezone="UTC")
+    adhoc.save()
+    holder = engine.background.execute("tests.integration.jobs:add", args=[1, 1], key="sums")
+
+    async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
+        await go_to(app, pilot, "Adhoc", "name")
+        await pilot.press("enter")
+        text = app.screen.text()  # type: ignore[attr-defined]
+        assert f"key 'sums' held by run {holder.uuid} queued" in text
+        assert "outside its window: not due now; next run on" in text
+        assert f"{in_two_days:%Y-%m-%d} 00:00:00 UTC (in 2 days)" in text
+        assert "disabled" not in text
 
     drive(engine, steps)
