@@ -59,23 +59,25 @@ class ConsoleApp(App[None]):
     """`jobengine console`: the engine is a client one, owned (and closed) by the caller."""
 
     TITLE = "jobengine console"
+    ENABLE_COMMAND_PALETTE = False  # its ^p would crowd the footer; every action has a key
+    # Short words: every key fits a 160-column footer.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "view('scheduled')", "Scheduled"),
-        Binding("2", "view('background')", "Background"),
+        Binding("2", "view('background')", "Jobs"),
         Binding("3", "view('events')", "Events"),
         Binding("5", "view('engines')", "Engines"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("f", "filter_form", "Filters"),
         Binding("space", "select", "Select"),
-        Binding("a", "select_all", "Select all"),
+        Binding("a", "select_all", "All"),
         Binding("r", "run_now", "Run now"),
-        Binding("e", "toggle_use", "Enable/disable"),
-        Binding("p", "pause", "Pause/resume"),
+        Binding("e", "toggle_use", "On/off"),
+        Binding("p", "pause", "Pause"),
         Binding("s", "edit_schedule", "Schedule"),
         Binding("c", "cancel", "Cancel"),
         Binding("R", "restart", "Restart"),
         Binding("d", "delete", "Delete"),
-        Binding("L", "lock", "Lock/unlock"),
+        Binding("L", "lock", "Lock"),
         Binding("q", "quit", "Quit"),
     ]
     CSS = """
@@ -102,7 +104,7 @@ class ConsoleApp(App[None]):
         yield Static(id="title")
         yield Input(placeholder="filter: words every row shown must contain", id="filter")
         yield JobTable(id="rows")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
