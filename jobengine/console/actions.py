@@ -127,3 +127,19 @@ def set_schedule(engine: Engine, uuid: str, schedule: Schedule) -> str:
     sj.schedule = schedule
     sj.save()
     return f"{sj.metadata}: {schedule}"
+
+
+def cancel_job(engine: Engine, uuid: str) -> str:
+    engine.background.cancel(uuid)
+    return f"cancel of job {uuid[:8]} requested"
+
+
+def delete_job(engine: Engine, uuid: str) -> str:
+    gone = engine.background.delete([uuid])
+    return f"job {uuid[:8]} deleted" if gone else f"job {uuid[:8]} was not deleted (active?)"
+
+
+def delete_scheduled(engine: Engine, uuid: str) -> str:
+    sj = scheduled(engine, uuid)
+    sj.delete()
+    return f"{sj.metadata} deleted"

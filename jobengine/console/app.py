@@ -346,23 +346,23 @@ class ConsoleApp(App[None]):
         if not rows:
             self.notify("nothing active to cancel", severity="warning")
             return
-        do: Callable[[Row], object]
+        do: Callable[[Row], str]
         if self.view_name == "scheduled":
             do = lambda r: actions.cancel_last_run(self.engine, r.key)  # noqa: E731
         else:
-            do = lambda r: self.engine.background.cancel(r.key)  # noqa: E731
+            do = lambda r: actions.cancel_job(self.engine, r.key)  # noqa: E731
         self._confirm(f"Cancel {len(rows)} running job(s)?", rows, do)
 
     def action_delete(self) -> None:
-        do: Callable[[Row], object]
+        do: Callable[[Row], str]
         if self.view_name == "scheduled":
             rows = [r for r in self.targets() if "predefined" not in r.flags]
             what = "scheduled job(s) (predefined ones are kept)"
-            do = lambda r: actions.scheduled(self.engine, r.key).delete()  # noqa: E731
+            do = lambda r: actions.delete_scheduled(self.engine, r.key)  # noqa: E731
         elif self.view_name == "background":
             rows = [r for r in self.targets() if "active" not in r.flags]
             what = "finished background job(s)"
-            do = lambda r: self.engine.background.delete([r.key])  # noqa: E731
+            do = lambda r: actions.delete_job(self.engine, r.key)  # noqa: E731
         else:
             self.notify("d deletes scheduled jobs (1) and finished runs (2)", severity="warning")
             return
@@ -385,7 +385,7 @@ class ConsoleApp(App[None]):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _confirm(self, question: str, rows: Sequence[Row], do: Callable[[Row], object]) -> None:
+    def _confirm(self, question: str, rows: Sequence[Row], do: Callable[[Row], str]) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 self._each(rows, do)
@@ -393,10 +393,10 @@ class ConsoleApp(App[None]):
         self.push_screen(ConfirmScreen(question), answered)
 
     def _each(
-        self, rows: Sequence[Row], do: Callable[[Row], object], empty: str = "no row here"
+        self, rows: Sequence[Row], do: Callable[[Row], str], empty: str = "no row here"
     ) -> None:
-        """Apply `do` to each row and say what it did (its text, when it returns one); a
-        refusal is shown and the others go on."""
+        """Apply `do` to each row and say what it did (the text it returns); a refusal is
+        shown and the others go on."""
         if not rows:
             self.notify(empty, severity="warning")
             return
@@ -407,7 +407,7 @@ class ConsoleApp(App[None]):
             except JobEngineError as exc:
                 self.notify(str(exc), severity="error")
                 continue
-            said.append(result if isinstance(result, str) else "done")
+            said.append(result)
         if said:
             shown = said[:5] + ([f"... and {len(said) - 5} more"] if len(said) > 5 else [])
             self.notify(escape("\n".join(shown)))
