@@ -11,7 +11,14 @@ from textual.pilot import Pilot
 from jobengine import Engine, JobState
 from jobengine.console.app import ConsoleApp
 from jobengine.console.screens import ConfirmScreen, DetailScreen
-from tests.integration.console_support import cells, column, drive, go_to, static_text
+from tests.integration.console_support import (
+    REGISTRY,
+    cells,
+    column,
+    drive,
+    go_to,
+    static_text,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -320,3 +327,22 @@ def test_console_command_opens_a_client_engine_and_runs_the_app(
     result = CliRunner().invoke(cli, ["console", "--db", url, "--read-only"])
     assert result.exit_code == 0, result.output
     assert seen == [(True, False, url)]
+
+
+def test_console_loads_the_registry_unless_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from jobengine.cli import cli
+
+    seen: list[bool] = []
+    monkeypatch.setattr(ConsoleApp, "run", lambda app: seen.append(app.engine.registry is None))
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "registry" / "jobs.yaml").write_text(REGISTRY)
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    args = ["console", "--db", url, "--registry", str(tmp_path / "registry")]
+    for extra in ([], ["--read-only"]):
+        result = CliRunner().invoke(cli, [*args, *extra])
+        assert result.exit_code == 0, result.output
+    assert seen == [False, True]
