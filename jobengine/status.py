@@ -48,6 +48,10 @@ class Status:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    def engines(self) -> list[EngineStatus]:
+        """The engines registered on the store (a dead one stays until another settles it)."""
+        return self.read().engines
+
     def read(self) -> StoreStatus:
         """The state of the store now (a few grouped reads, none of them a lock)."""
         store = self._engine.store

@@ -4,7 +4,7 @@ client engine, refreshed in place every 2 s, with the actions of the contract's 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
@@ -12,18 +12,29 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Input, Static
 
-from jobengine.console import data, detail, state
+from jobengine.console import actions, data, detail, runs, state
 from jobengine.console.data import Row
+from jobengine.console.editor import FilterScreen, PauseScreen, ScheduleEditor
+from jobengine.console.query import Query
 from jobengine.console.screens import ConfirmScreen, DetailScreen
 from jobengine.console.table import JobTable
 from jobengine.errors import JobEngineError
 
 if TYPE_CHECKING:
     from jobengine.engine import Engine
-    from jobengine.scheduled import ScheduledJob
+    from jobengine.schedule import Schedule
 
 REFRESH_S = 2.0
-ACTIONS = {"run_now", "toggle_use", "cancel", "delete", "lock"}  # off with --read-only
+ACTIONS = {
+    "run_now",
+    "toggle_use",
+    "cancel",
+    "delete",
+    "lock",
+    "restart",
+    "edit_schedule",
+    "pause",
+}  # off with --read-only
 
 
 @dataclass(frozen=True)
@@ -31,18 +42,16 @@ class View:
     name: str
     title: str
     columns: tuple[str, ...]
-    load: Callable[[Engine], list[Row]]
+    load: Callable[[Engine, Query], list[Row]]
 
 
 VIEWS = {
     "scheduled": View("scheduled", "Scheduled jobs", data.SCHEDULED_COLUMNS, data.scheduled_rows),
     "background": View(
-        "background",
-        "Background jobs begun in the last hour",
-        data.BACKGROUND_COLUMNS,
-        data.background_rows,
+        "background", "Background jobs", data.BACKGROUND_COLUMNS, data.background_rows
     ),
     "events": View("events", "Event log", data.EVENT_COLUMNS, data.event_rows),
+    "engines": View("engines", "Engines", data.ENGINE_COLUMNS, data.engine_rows),
 }
 
 
@@ -50,17 +59,25 @@ class ConsoleApp(App[None]):
     """`jobengine console`: the engine is a client one, owned (and closed) by the caller."""
 
     TITLE = "jobengine console"
+    ENABLE_COMMAND_PALETTE = False  # its ^p would crowd the footer; every action has a key
+    # Short words: every key fits a 160-column footer.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "view('scheduled')", "Scheduled"),
-        Binding("2", "view('background')", "Background"),
+        Binding("2", "view('background')", "Jobs"),
         Binding("3", "view('events')", "Events"),
+        Binding("5", "view('engines')", "Engines"),
         Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("f", "filter_form", "Filters"),
         Binding("space", "select", "Select"),
+        Binding("a", "select_all", "All"),
         Binding("r", "run_now", "Run now"),
-        Binding("e", "toggle_use", "Enable/disable"),
+        Binding("e", "toggle_use", "On/off"),
+        Binding("p", "pause", "Pause"),
+        Binding("s", "edit_schedule", "Schedule"),
         Binding("c", "cancel", "Cancel"),
+        Binding("R", "restart", "Restart"),
         Binding("d", "delete", "Delete"),
-        Binding("L", "lock", "Lock/unlock"),
+        Binding("L", "lock", "Lock"),
         Binding("q", "quit", "Quit"),
     ]
     CSS = """
@@ -76,6 +93,7 @@ class ConsoleApp(App[None]):
         self.read_only = read_only
         self.view_name = "scheduled"
         self.states = {name: state.ViewState() for name in VIEWS}
+        self.states["events"].query = Query(period="all")
         self.rows: list[Row] = []  # the current view's rows as last read
 
     # -- layout ---------------------------------------------------------------------------
@@ -86,7 +104,7 @@ class ConsoleApp(App[None]):
         yield Static(id="title")
         yield Input(placeholder="filter: words every row shown must contain", id="filter")
         yield JobTable(id="rows")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -113,7 +131,7 @@ class ConsoleApp(App[None]):
         """Read the header and the current view again; the table updates in place."""
         try:
             head = data.header(self.engine)
-            self.rows = self.view.load(self.engine)
+            self.rows = self.view.load(self.engine, self.view_state.query)
         except JobEngineError as exc:
             self.query_one("#header", Static).update(escape(f"store unreadable: {exc}"))
             return
@@ -128,6 +146,9 @@ class ConsoleApp(App[None]):
         self.table.set_columns(self.view.columns)
         self.table.show(shown, vs.selected)
         title = f"{self.view.title}: {len(shown)} of {len(self.rows)}"
+        chosen = vs.query.describe(self.view_name)
+        if chosen:
+            title += f"  ({chosen})"
         if vs.filter:
             title += f"  filter: {vs.filter!r}"
         if vs.selected:
@@ -158,12 +179,40 @@ class ConsoleApp(App[None]):
         box.display = True
         box.focus()
 
+    def action_filter_form(self) -> None:
+        """Choose the background jobs' or the event log's filters in a form."""
+        if self.view_name not in ("background", "events"):
+            self.notify("f filters background jobs (2) and events (3); / filters here")
+            return
+        vs = self.view_state
+        names = [(sj.metadata, sj.uuid) for sj in self.engine.scheduled.get(limit=data.PAGE)]
+
+        def chosen(answer: tuple[Query, str] | None) -> None:
+            if answer is not None:
+                self._set_query(*answer)
+
+        self.push_screen(FilterScreen(self.view_name, vs.query, names), chosen)
+
+    def _set_query(self, query: Query, job_text: str) -> None:
+        if self.view_name == "events" and job_text.strip():
+            try:
+                uuid, is_scheduled, label = data.find_job(self.engine, job_text)
+            except JobEngineError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            query = replace(query, job=uuid, job_is_scheduled=is_scheduled, label=label)
+        self.view_state.query = query
+        self.view_state.selected.clear()
+        self.refresh_rows()
+
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.view_state.filter = event.value
-        self.render_rows()
+        if event.input.id == "filter":  # a form's inputs bubble up here too
+            self.view_state.filter = event.value
+            self.render_rows()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._close_filter()
+        if event.input.id == "filter":
+            self._close_filter()
 
     def _close_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -189,6 +238,8 @@ class ConsoleApp(App[None]):
     def open_details(self) -> None:
         key = self.table.cursor_key
         if key is None:
+            return
+        if self.view_name == "engines":
             return
         if self.view_name == "scheduled":
             page = detail.why_not_running(self.engine, key)
@@ -217,51 +268,108 @@ class ConsoleApp(App[None]):
         shown = state.visible(self.rows, self.view_state.filter)
         return state.targets(shown, self.view_state.selected, self.table.cursor_key)
 
+    def _only(self, view: str, what: str) -> bool:
+        """True in `view`; elsewhere say where `what` works."""
+        if self.view_name == view:
+            return True
+        key = {"scheduled": "1", "background": "2"}[view]
+        self.notify(f"{what}: press {key}", severity="warning")
+        return False
+
     def action_run_now(self) -> None:
-        if self.view_name != "scheduled":
-            self.notify("run now starts scheduled jobs: press 1", severity="warning")
-            return
-        self._each(self.targets(), lambda r: self._scheduled(r.key).run_now(), "started")
+        if self._only("scheduled", "run now starts scheduled jobs"):
+            self._each(self.targets(), lambda r: actions.run_now(self.engine, r.key))
 
     def action_toggle_use(self) -> None:
-        if self.view_name != "scheduled":
-            self.notify("enable/disable works on scheduled jobs: press 1", severity="warning")
+        if self._only("scheduled", "enable/disable works on scheduled jobs"):
+            self._each(self.targets(), lambda r: actions.toggle_use(self.engine, r.key))
+
+    def action_pause(self) -> None:
+        """Resume the paused targets; when none is paused, ask until when and pause them."""
+        if not self._only("scheduled", "pause/resume works on scheduled jobs"):
+            return
+        rows = self.targets()
+        paused = [r for r in rows if "paused" in r.flags]
+        if paused:
+            self._each(paused, lambda r: actions.resume(self.engine, r.key))
+            return
+        if not rows:
+            self.notify("no row here", severity="warning")
             return
 
-        def flip(row: Row) -> None:
-            sj = self._scheduled(row.key)
-            sj.use = not sj.use
-            sj.save()
+        def answered(answer: tuple[str, str] | None) -> None:
+            if answer is not None:
+                until, reason = answer
+                self._each(rows, lambda r: actions.pause(self.engine, r.key, until, reason))
 
-        self._each(self.targets(), flip, "changed")
+        self.push_screen(PauseScreen(f"Pause {len(rows)} scheduled job(s)"), answered)
+
+    def action_edit_schedule(self) -> None:
+        if not self._only("scheduled", "s edits a scheduled job's schedule"):
+            return
+        key = self.table.cursor_key
+        if key is None:
+            return
+        try:
+            sj = actions.scheduled(self.engine, key)
+        except JobEngineError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        now, last = self.engine.clock.now(), sj.last_begin
+
+        def saved(schedule: Schedule | None) -> None:
+            if schedule is not None and schedule != sj.schedule:
+                self._each(
+                    [Row(key, ())], lambda r: actions.set_schedule(self.engine, key, schedule)
+                )
+
+        editor = ScheduleEditor(sj.metadata, sj.schedule, lambda s: runs.preview(s, now, last))
+        self.push_screen(editor, saved)
+
+    def action_restart(self) -> None:
+        if self.view_name == "background":
+            rows = [r for r in self.targets() if "failed" in r.flags]
+            self._each(rows, lambda r: actions.restart(self.engine, r.key), "nothing FAILED here")
+        elif self.view_name == "scheduled":
+            self._each(self.targets(), lambda r: actions.restart_last(self.engine, r.key))
+        else:
+            self.notify("R restarts a FAILED background job: press 2", severity="warning")
+
+    def action_select_all(self) -> None:
+        """Select every row the filter shows; when they all are, select none."""
+        vs = self.view_state
+        vs.selected = state.select_all(vs.selected, state.visible(self.rows, vs.filter))
+        self.render_rows()
 
     def action_cancel(self) -> None:
         rows = [r for r in self.targets() if "active" in r.flags]
         if not rows:
             self.notify("nothing active to cancel", severity="warning")
             return
+        do: Callable[[Row], str]
         if self.view_name == "scheduled":
-            do: Callable[[Row], None] = self._cancel_last_run
+            do = lambda r: actions.cancel_last_run(self.engine, r.key)  # noqa: E731
         else:
-            do = self._cancel_job
-        self._confirm(f"Cancel {len(rows)} running job(s)?", rows, do, "cancel requested")
+            do = lambda r: actions.cancel_job(self.engine, r.key)  # noqa: E731
+        self._confirm(f"Cancel {len(rows)} running job(s)?", rows, do)
 
     def action_delete(self) -> None:
+        do: Callable[[Row], str]
         if self.view_name == "scheduled":
             rows = [r for r in self.targets() if "predefined" not in r.flags]
             what = "scheduled job(s) (predefined ones are kept)"
-            do: Callable[[Row], None] = lambda r: self._scheduled(r.key).delete()  # noqa: E731
+            do = lambda r: actions.delete_scheduled(self.engine, r.key)  # noqa: E731
         elif self.view_name == "background":
             rows = [r for r in self.targets() if "active" not in r.flags]
             what = "finished background job(s)"
-            do = lambda r: self._delete_job(r.key)  # noqa: E731
+            do = lambda r: actions.delete_job(self.engine, r.key)  # noqa: E731
         else:
-            self.notify("the event log is not deleted by hand", severity="warning")
+            self.notify("d deletes scheduled jobs (1) and finished runs (2)", severity="warning")
             return
         if not rows:
             self.notify("nothing here can be deleted", severity="warning")
             return
-        self._confirm(f"Delete {len(rows)} {what}?", rows, do, "deleted")
+        self._confirm(f"Delete {len(rows)} {what}?", rows, do)
 
     def action_lock(self) -> None:
         try:
@@ -277,45 +385,31 @@ class ConsoleApp(App[None]):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _scheduled(self, uuid: str) -> ScheduledJob:
-        sj = self.engine.scheduled.find(uuid)
-        if sj is None:
-            raise JobEngineError(f"scheduled job {uuid} no longer exists")
-        return sj
-
-    def _cancel_last_run(self, row: Row) -> None:
-        last = self._scheduled(row.key).last_job
-        if last is not None and not last.is_finished:
-            last.cancel()
-
-    def _cancel_job(self, row: Row) -> None:
-        self.engine.background.cancel(row.key)
-
-    def _delete_job(self, uuid: str) -> None:
-        self.engine.background.delete([uuid])
-
-    def _confirm(
-        self, question: str, rows: Sequence[Row], do: Callable[[Row], None], done: str
-    ) -> None:
+    def _confirm(self, question: str, rows: Sequence[Row], do: Callable[[Row], str]) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
-                self._each(rows, do, done)
+                self._each(rows, do)
 
         self.push_screen(ConfirmScreen(question), answered)
 
-    def _each(self, rows: Sequence[Row], do: Callable[[Row], object], done: str) -> None:
-        """Apply `do` to each row; a refusal is shown and the others go on."""
+    def _each(
+        self, rows: Sequence[Row], do: Callable[[Row], str], empty: str = "no row here"
+    ) -> None:
+        """Apply `do` to each row and say what it did (the text it returns); a refusal is
+        shown and the others go on."""
         if not rows:
-            self.notify("no row here", severity="warning")
+            self.notify(empty, severity="warning")
             return
-        ok = 0
+        said: list[str] = []
         for row in rows:
             try:
-                do(row)
-                ok += 1
+                result = do(row)
             except JobEngineError as exc:
                 self.notify(str(exc), severity="error")
-        if ok:
-            self.notify(f"{ok} {done}")
+                continue
+            said.append(result)
+        if said:
+            shown = said[:5] + ([f"... and {len(said) - 5} more"] if len(said) > 5 else [])
+            self.notify(escape("\n".join(shown)))
         self.view_state.selected.clear()
         self.refresh_rows()

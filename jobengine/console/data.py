@@ -3,11 +3,16 @@ listings, the header, and the text of the detail screens. No Textual here, no st
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
+
+from jobengine.console.query import Query
+from jobengine.errors import JobEngineError
+from jobengine.state import JobState
 
 if TYPE_CHECKING:
     from jobengine.background import BackgroundJob
@@ -15,7 +20,6 @@ if TYPE_CHECKING:
     from jobengine.scheduled import ScheduledJob
 
 PAGE = 500  # rows a listing reads at most (the managers' limit: never a whole table)
-RECENT = timedelta(hours=1)  # the background listing's default period
 
 SCHEDULED_COLUMNS = (
     "sel",
@@ -47,12 +51,14 @@ BACKGROUND_COLUMNS = (
     "error",
 )
 EVENT_COLUMNS = ("sel", "level", "time", "event", "message", "job", "host")
+ENGINE_COLUMNS = ("sel", "host", "pid", "started", "heartbeat age", "running jobs", "engine")
 
 
 @dataclass(frozen=True)
 class Row:
     """One listing row: a stable key (a uuid), its cells (without the selection mark), and
-    what the actions need to know about it (`flags`: "enabled", "predefined", "active")."""
+    what the actions need to know about it (`flags`: "enabled", "predefined", "active",
+    "paused", "failed")."""
 
     key: str
     cells: tuple[str, ...]
@@ -103,7 +109,7 @@ def safe_url(url: str) -> str:
 # -- listings -------------------------------------------------------------------------------
 
 
-def scheduled_rows(engine: Engine, limit: int = PAGE) -> list[Row]:
+def scheduled_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
     """The scheduled jobs, by name."""
     return [_scheduled_row(sj) for sj in engine.scheduled.get(limit=limit)]
 
@@ -119,6 +125,8 @@ def _scheduled_row(sj: ScheduledJob) -> Row:
         flags.add("predefined")
     if last is not None and not last.is_finished:
         flags.add("active")
+    if sj.paused:
+        flags.add("paused")
     cells = (
         "yes" if sj.use else "no",
         sj.metadata,
@@ -135,10 +143,16 @@ def _scheduled_row(sj: ScheduledJob) -> Row:
     return Row(sj.uuid, cells, frozenset(flags))
 
 
-def background_rows(engine: Engine, since: datetime | None = None, limit: int = PAGE) -> list[Row]:
-    """Background jobs begun since `since` (default: the last hour), newest first."""
-    since = since or engine.clock.now() - RECENT
-    jobs = engine.background.get(begin_after=since, limit=limit, newest_first=True)
+def background_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
+    """Background jobs matching `query` (default: begun in the last hour), newest first."""
+    jobs = engine.background.get(
+        begin_after=query.since(engine.clock.now()),
+        state=query.state or None,
+        scheduled_job=query.scheduled_job or None,
+        queue=query.queue or None,
+        limit=limit,
+        newest_first=True,
+    )
     return [_background_row(job) for job in jobs]
 
 
@@ -164,15 +178,27 @@ def _background_row(job: BackgroundJob) -> Row:
         job.queue,
         error,
     )
-    return Row(job.uuid, cells, frozenset() if job.is_finished else frozenset({"active"}))
+    flags = {"failed"} if job.state is JobState.FAILED else set()
+    if not job.is_finished:
+        flags.add("active")
+    return Row(job.uuid, cells, frozenset(flags))
 
 
-def event_rows(engine: Engine, limit: int = PAGE) -> list[Row]:
-    """The event log, newest first. Events have no id: a row's key is its content, made
-    unique by a counter, so a refresh finds the same rows again."""
+def event_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
+    """The event log matching `query`, newest first. Events have no id: a row's key is its
+    content, made unique by a counter, so a refresh finds the same rows again."""
     rows: list[Row] = []
     seen: dict[str, int] = {}
-    for ev in engine.log.get(limit=limit):
+    job = query.job or None
+    found = engine.log.get(
+        level=query.level or None,
+        event=query.event or None,
+        job=None if query.job_is_scheduled else job,
+        scheduled_job=job if query.job_is_scheduled else None,
+        since=query.since(engine.clock.now()),
+        limit=limit,
+    )
+    for ev in found:
         base = f"{ev.time.timestamp()}|{ev.event}|{ev.job}|{ev.scheduled_job}|{ev.message}"
         seen[base] = seen.get(base, 0) + 1
         cells = (ev.level, fmt(ev.time), ev.event, ev.message, ev.job or "", ev.host)
@@ -180,9 +206,18 @@ def event_rows(engine: Engine, limit: int = PAGE) -> list[Row]:
     return rows
 
 
-def header(engine: Engine) -> Header:
-    from jobengine.state import JobState
+def engine_rows(engine: Engine, query: Query) -> list[Row]:
+    """The engines working on the store, oldest first, with the age of their heartbeat."""
+    now = engine.clock.now()
+    rows = []
+    for e in engine.status.engines():
+        age = fmt_span(max(0.0, (now - e.heartbeat_at).total_seconds()))
+        cells = (e.host, str(e.pid), fmt(e.started_at), age, str(e.busy), e.id)
+        rows.append(Row(e.id, cells))
+    return rows
 
+
+def header(engine: Engine) -> Header:
     counts = engine.background.counts()
     info = engine.scheduled.lock_info
     lock = f"by {info[0]} since {fmt(info[1])}" if info is not None else None
@@ -191,3 +226,36 @@ def header(engine: Engine) -> Header:
 
 def blank(values: Sequence[str]) -> str:
     return "\n".join(values) if values else "(none)"
+
+
+def find_job(engine: Engine, text: str) -> tuple[str, bool, str]:
+    """What the event log's job filter names: a scheduled job (by name or uuid) or a
+    background job (by uuid), as (uuid, is it a scheduled job, label).
+
+    Raises:
+        JobEngineError: it names neither.
+    """
+    text = text.strip()
+    named = engine.scheduled.get(metadata=text, limit=1)
+    if named:
+        return named[0].uuid, True, named[0].metadata
+    try:
+        sj = engine.scheduled.find(text)
+        job = engine.background.find(text) if sj is None else None
+    except (JobEngineError, ValueError):
+        sj, job = None, None
+    if sj is not None:
+        return sj.uuid, True, sj.metadata
+    if job is not None:
+        return job.uuid, False, job.uuid[:8]
+    if _is_uuid(text):  # a job retention removed still has events
+        return text, False, text[:8]
+    raise JobEngineError(f"job {text!r}: not a scheduled job's name nor a job's uuid")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuidlib.UUID(text)
+    except ValueError:
+        return False
+    return True

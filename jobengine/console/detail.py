@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from jobengine import codec
+from jobengine.console import runs
 from jobengine.console.data import Detail, blank, fmt
+from jobengine.console.runs import NEXT_RUNS
 from jobengine.errors import JobEngineError
 from jobengine.state import JobState
 
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from jobengine.engine import Engine
     from jobengine.scheduled import ScheduledJob
 
-NEXT_RUNS = 10
 OCCURRENCES = 10
 
 
@@ -69,7 +69,7 @@ def why_not_running(engine: Engine, uuid: str) -> Detail:
     sj = engine.scheduled.find(uuid)
     if sj is None:
         return Detail(f"scheduled job {uuid}", (("", "gone (deleted)"),))
-    zone = _zone(sj)
+    zone = runs.zone_of(sj.schedule)
     props = [
         ("name", sj.metadata),
         ("uuid", sj.uuid),
@@ -111,9 +111,12 @@ def blockers(engine: Engine, sj: ScheduledJob) -> list[str]:
     if last is not None and not last.is_finished:
         where = f" on {last.location}" if last.location else ""
         found.append(f"previous run {last.uuid} still active{where} since {fmt(last.begin)}")
+    found += _key_holders(engine, sj, last.uuid if last is not None else None)
     nxt = sj.next_run()
     if sj.use and nxt is None and not sj.paused:
         found.append("its schedule has no further runs")
+    if nxt is not None and nxt > engine.clock.now():
+        found.append(_outside_window(engine.clock.now(), nxt, runs.zone_of(sj.schedule)))
     if sj.overdue and not found:
         found.append(f"overdue since {fmt(nxt)}: is a `jobengine run` going?")
     if not found:
@@ -121,30 +124,36 @@ def blockers(engine: Engine, sj: ScheduledJob) -> list[str]:
     return found
 
 
-def next_runs(engine: Engine, sj: ScheduledJob, zone: tzinfo, count: int = NEXT_RUNS) -> list[str]:
-    """Its next starts in its time zone, each taken as the last start of the next."""
-    at = sj.next_run() or engine.clock.now()
-    out: list[str] = []
-    last = None
-    for _ in range(count):
-        try:
-            run = sj.schedule.next_run(at, last_begin=last)
-        except (OverflowError, ValueError):
-            break
-        if run is None:
-            break
-        out.append(run.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"))
-        last, at = run, run
+def _key_holders(engine: Engine, sj: ScheduledJob, last: str | None) -> list[str]:
+    """Other active jobs of the same method and key: a start would conflict with them."""
+    if not sj.key:
+        return []
+    out = []
+    for job in engine.background.get(state=JobState.ACTIVE, method=sj.method, key=sj.key):
+        if job.uuid == last:
+            continue
+        host, _, pid = job.location.rpartition(":")
+        where = f"on host {host} (pid {pid}) since {fmt(job.started)}" if host else "queued"
+        out.append(f"key {sj.key!r} held by run {job.uuid} {where}, begun {fmt(job.begin)}")
     return out
 
 
-def _zone(sj: ScheduledJob) -> tzinfo:
-    name = sj.schedule.timezone
-    if name:
-        return ZoneInfo(name)
-    local = datetime.now().astimezone().tzinfo
-    assert local is not None
-    return local
+def _outside_window(now: datetime, nxt: datetime, zone: tzinfo) -> str:
+    """Not due now: when its next run comes, in its zone."""
+    at, today = nxt.astimezone(zone), now.astimezone(zone).date()
+    if at.date() == today:
+        return f"outside its window: not due now; next run later today at {at:%H:%M:%S %Z}"
+    days = (at.date() - today).days
+    return (
+        f"outside its window: not due now; next run on {at:%a %Y-%m-%d %H:%M:%S %Z}"
+        f" (in {days} day{'s' if days != 1 else ''})"
+    )
+
+
+def next_runs(engine: Engine, sj: ScheduledJob, zone: tzinfo, count: int = NEXT_RUNS) -> list[str]:
+    """Its next starts in its time zone, daylight-saving changes marked."""
+    after = sj.next_run() or engine.clock.now()
+    return runs.lines(runs.upcoming(sj.schedule, after, None, count), zone)
 
 
 def _at(ms: int, zone: tzinfo) -> str:

@@ -7,14 +7,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from jobengine.console.data import Row
+from jobengine.console.query import Query
 
 
 @dataclass
 class ViewState:
-    """One listing's state, kept across refreshes: the filter text and the selected keys."""
+    """One listing's state, kept across refreshes: the filter text, the selected keys and the
+    filter form's choices."""
 
     filter: str = ""
     selected: set[str] = field(default_factory=set)
+    query: Query = field(default_factory=Query)  # the filter form's choices
 
 
 def visible(rows: Sequence[Row], text: str) -> list[Row]:
@@ -45,3 +48,9 @@ def targets(rows: Sequence[Row], selected: set[str], cursor: str | None) -> list
     if chosen:
         return chosen
     return [r for r in rows if r.key == cursor]
+
+
+def select_all(selected: set[str], shown: Sequence[Row]) -> set[str]:
+    """Every shown row selected; if they all were already, none of them."""
+    keys = {r.key for r in shown}
+    return selected - keys if keys and keys <= selected else selected | keys

@@ -63,5 +63,5 @@ class JobTable(DataTable[str]):
             old = self._shown[key]
             for name, before, after in zip(self._columns, old, cells, strict=True):
                 if before != after:
-                    self.update_cell(key, name, after)
+                    self.update_cell(key, name, after, update_width=True)
         self._shown = fresh

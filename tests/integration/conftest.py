@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from jobengine import Engine
+from tests.integration.console_support import build_template, copied
 from tests.integration.support import Procs
 
 MakeEngine = Callable[..., Engine]
@@ -43,3 +44,16 @@ def procs(tmp_path: Path) -> Iterator[Procs]:
         yield manager
     finally:
         manager.close()
+
+
+@pytest.fixture(scope="session")
+def console_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The console tests' store, made once (real workers ran its finished jobs)."""
+    return build_template(tmp_path_factory.mktemp("console"))
+
+
+@pytest.fixture
+def console_engine(console_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """A client engine on a fresh copy of the console tests' store."""
+    with copied(console_template, tmp_path) as engine:
+        yield engine

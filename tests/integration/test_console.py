@@ -3,113 +3,29 @@ every screen and every action of this slice, with the data made through the API.
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Static
 
 from jobengine import Engine, JobState
 from jobengine.console.app import ConsoleApp
 from jobengine.console.screens import ConfirmScreen, DetailScreen
-from jobengine.testing import FakeClock
+from tests.integration.console_support import (
+    REGISTRY,
+    cells,
+    column,
+    drive,
+    go_to,
+    static_text,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
-REGISTRY = """
-allowed_modules: [tests.integration.jobs]
-scheduled_jobs:
-  Nightly:
-    method: tests.integration.jobs:noop
-    description: Nightly cleanup
-    key: nightly
-    predefined: true
-    use: true
-    restart_on_failure: {count: 2, interval: 60}
-    schedule: {days_repeat_period: 1}
-  Adhoc:
-    method: tests.integration.jobs:add
-    description: An ad hoc sum
-    use: false
-    params: [1, 2]
-    schedule: {days_repeat_period: 1, begin_time: "03:00"}
-"""
-SIZE = (220, 50)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store with finished runs (real workers), an active one, and scheduled runs."""
-    folder = tmp_path_factory.mktemp("console")
-    (folder / "registry").mkdir()
-    (folder / "registry" / "jobs.yaml").write_text(REGISTRY)
-    url = f"sqlite:///{folder}/jobs.db"
-    with Engine(url, workers=1, grace=1.0) as engine:  # no registry: no scheduler starts
-        done = [
-            engine.background.execute("tests.integration.jobs:add", args=[2, 40], key="sum"),
-            engine.background.execute("tests.integration.jobs:fail", args=["boom\nline two"]),
-            engine.background.execute("tests.integration.jobs:report_progress"),
-        ]
-        assert engine.background.wait(done, timeout=60)
-    client = Engine(url, registry=str(folder / "registry"), clock=FakeClock(datetime.now(UTC)))
-    try:
-        adhoc = client.scheduled.create("Adhoc")
-        adhoc.save()
-        assert [r.method for r in client.scheduler.run_due()] == ["tests.integration.jobs:noop"]
-        client.background.execute("tests.integration.jobs:sleep_forever", description="stuck")
-    finally:
-        client.close()
-    return folder
-
 
 @pytest.fixture
-def engine(template: Path, tmp_path: Path) -> Iterator[Engine]:
-    """A client engine on a fresh copy of the template store (no registry: as the CLI)."""
-    for f in template.iterdir():
-        if f.name.startswith("jobs.db"):
-            shutil.copy(f, tmp_path / f.name)
-    client = Engine(f"sqlite:///{tmp_path}/jobs.db")
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-def drive(
-    engine: Engine, steps: Callable[[ConsoleApp, Pilot[None]], Awaitable[None]], **kw: bool
-) -> None:
-    async def main() -> None:
-        app = ConsoleApp(engine, **kw)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            await steps(app, pilot)
-
-    asyncio.run(main())
-
-
-def cells(app: ConsoleApp) -> list[list[str]]:
-    table = app.table
-    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-
-
-def column(app: ConsoleApp, name: str) -> list[str]:
-    index = list(app.view.columns).index(name)
-    return [row[index] for row in cells(app)]
-
-
-def static_text(app: ConsoleApp, selector: str) -> str:
-    return str(app.query_one(selector, Static).render())
-
-
-async def go_to(app: ConsoleApp, pilot: Pilot[None], value: str, name: str) -> None:
-    """Put the cursor on the row whose column `name` is `value`."""
-    row = column(app, name).index(value)
-    app.table.move_cursor(row=row, animate=False)
-    await pilot.pause()
+def engine(console_engine: Engine) -> Engine:
+    return console_engine
 
 
 # -- screens --------------------------------------------------------------------------------
@@ -411,3 +327,22 @@ def test_console_command_opens_a_client_engine_and_runs_the_app(
     result = CliRunner().invoke(cli, ["console", "--db", url, "--read-only"])
     assert result.exit_code == 0, result.output
     assert seen == [(True, False, url)]
+
+
+def test_console_loads_the_registry_unless_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from jobengine.cli import cli
+
+    seen: list[bool] = []
+    monkeypatch.setattr(ConsoleApp, "run", lambda app: seen.append(app.engine.registry is None))
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "registry" / "jobs.yaml").write_text(REGISTRY)
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    args = ["console", "--db", url, "--registry", str(tmp_path / "registry")]
+    for extra in ([], ["--read-only"]):
+        result = CliRunner().invoke(cli, [*args, *extra])
+        assert result.exit_code == 0, result.output
+    assert seen == [False, True]

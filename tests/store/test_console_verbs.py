@@ -1,4 +1,5 @@
-"""Store verbs the console reads and acts through: counts by state, deleting finished jobs."""
+"""Store verbs the console reads and acts through: counts by state, deleting finished jobs,
+the engines listing."""
 
 from __future__ import annotations
 

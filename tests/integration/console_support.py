@@ -1,0 +1,113 @@
+"""Console test helpers: a template store made through the API (finished runs by real
+workers, an active run, scheduled jobs), copied fresh for each test, and Pilot helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from jobengine import Engine
+from jobengine.console.app import ConsoleApp
+from jobengine.testing import FakeClock
+
+REGISTRY = """
+allowed_modules: [tests.integration.jobs]
+scheduled_jobs:
+  Nightly:
+    method: tests.integration.jobs:noop
+    description: Nightly cleanup
+    key: nightly
+    predefined: true
+    use: true
+    restart_on_failure: {count: 2, interval: 60}
+    schedule: {days_repeat_period: 1}
+  Adhoc:
+    method: tests.integration.jobs:add
+    description: An ad hoc sum
+    use: false
+    params: [1, 2]
+    schedule: {days_repeat_period: 1, begin_time: "03:00"}
+  Broken:
+    method: tests.integration.jobs:fail
+    description: Always fails
+    use: false
+    params: ["scheduled boom"]
+    schedule: {days_repeat_period: 1, begin_time: "23:00"}
+"""
+SIZE = (220, 50)
+
+
+def build_template(folder: Path) -> Path:
+    """A store with finished runs (real workers), an active one, and scheduled runs."""
+    (folder / "registry").mkdir()
+    (folder / "registry" / "jobs.yaml").write_text(REGISTRY)
+    url = f"sqlite:///{folder}/jobs.db"
+    with Engine(url, workers=1, grace=1.0) as engine:  # no registry: no scheduler starts
+        done = [
+            engine.background.execute("tests.integration.jobs:add", args=[2, 40], key="sum"),
+            engine.background.execute("tests.integration.jobs:fail", args=["boom\nline two"]),
+            engine.background.execute("tests.integration.jobs:report_progress"),
+        ]
+        assert engine.background.wait(done, timeout=60)
+    client = Engine(url, registry=str(folder / "registry"), clock=FakeClock(datetime.now(UTC)))
+    try:
+        adhoc = client.scheduled.create("Adhoc")
+        adhoc.save()
+        assert [r.method for r in client.scheduler.run_due()] == ["tests.integration.jobs:noop"]
+        client.background.execute("tests.integration.jobs:sleep_forever", description="stuck")
+    finally:
+        client.close()
+    return folder
+
+
+@contextmanager
+def copied(template: Path, folder: Path) -> Iterator[Engine]:
+    """A client engine on a fresh copy of the template store (no registry: as the CLI)."""
+    for f in template.iterdir():
+        if f.name.startswith("jobs.db"):
+            shutil.copy(f, folder / f.name)
+    client = Engine(f"sqlite:///{folder}/jobs.db")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def drive(
+    engine: Engine, steps: Callable[[ConsoleApp, Pilot[None]], Awaitable[None]], **kw: bool
+) -> None:
+    async def main() -> None:
+        app = ConsoleApp(engine, **kw)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await steps(app, pilot)
+
+    asyncio.run(main())
+
+
+def cells(app: ConsoleApp) -> list[list[str]]:
+    table = app.table
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def column(app: ConsoleApp, name: str) -> list[str]:
+    index = list(app.view.columns).index(name)
+    return [row[index] for row in cells(app)]
+
+
+def static_text(app: ConsoleApp, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+async def go_to(app: ConsoleApp, pilot: Pilot[None], value: str, name: str) -> None:
+    """Put the cursor on the row whose column `name` is `value`."""
+    row = column(app, name).index(value)
+    app.table.move_cursor(row=row, animate=False)
+    await pilot.pause()
