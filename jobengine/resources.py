@@ -89,6 +89,29 @@ class Resources:
         """Every queue that holds resources, with how many it holds."""
         return dict(self._engine.store.resources.queues())
 
+    def find(
+        self,
+        *,
+        queue: str | None = None,
+        tags: Sequence[str] = (),
+        status: ResourceStatus | str | None = None,
+        limit: int | None = 1000,
+    ) -> list[ResourceItem]:
+        """Resources of every queue (or of `queue`) with every tag in `tags` (and `status`),
+        by queue name, then priority, then age; what `queue(name).find(...)` does across
+        queues, for listings such as the console's."""
+        if queue is not None:
+            return self.queue(queue).find(tags=tags, status=status, limit=limit)
+        ask = _ask(self._engine)
+        recs = self._engine.store.resources.select(
+            None,
+            ask,
+            tags=_check_tags(tags),
+            status=None if status is None else _check_status(status),
+            limit=limit,
+        )
+        return [_item(r, ask.now_ms) for r in recs]
+
 
 def person() -> str:
     """The holder name of whoever calls from outside a background job."""
@@ -272,11 +295,7 @@ class ResourceQueue:
         return to_ms(self._engine.clock.now())
 
     def _ask(self) -> Ask:
-        job = runtime.running_job()
-        if job is not None:
-            job.holds_resources = True
-            return Ask(job.uuid, self._now_ms())
-        return Ask(person(), self._now_ms(), override=True)
+        return _ask(self._engine)
 
     def _announce(self) -> None:
         """Wake waiters on this queue: in this process directly, elsewhere through the store."""
@@ -319,6 +338,16 @@ class ResourceQueue:
         finally:
             if watched:
                 hub.unwatch(watched, waiter)
+
+
+def _ask(engine: Engine) -> Ask:
+    """Who asks now: the running background job, else a person."""
+    now_ms = to_ms(engine.clock.now())
+    job = runtime.running_job()
+    if job is not None:
+        job.holds_resources = True
+        return Ask(job.uuid, now_ms)
+    return Ask(person(), now_ms, override=True)
 
 
 def _item(rec: ResourceRecord, now_ms: int) -> ResourceItem:

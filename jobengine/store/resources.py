@@ -170,21 +170,27 @@ class ResourceStore:
 
     def select(
         self,
-        queue: str,
+        queue: str | None,
         ask: Ask,
         *,
         tags: Sequence[str] = (),
         status: str | None = None,
         limit: int | None = None,
     ) -> list[ResourceRecord]:
-        """Resources of `queue` with every tag in `tags` (and `status`), priority first, then
-        age. Resources another holder read-locks are hidden, except from a person."""
-        cond = (R.queue == queue) & _has_tags(tags)
+        """Resources of `queue` (None: of every queue, by queue name) with every tag in `tags`
+        (and `status`), priority first, then age. Resources another holder read-locks are
+        hidden, except from a person."""
+        cond = _has_tags(tags)
+        if queue is not None:
+            cond &= R.queue == queue
         if status is not None:
             cond &= R.status == status
         if not ask.override:
             cond &= _free(R.read_holder, R.read_until_ms, ask)
-        query = self._select().where(cond).order_by(R.priority.desc(), R.id)
+        order = (
+            [R.priority.desc(), R.id] if queue is not None else [R.queue, R.priority.desc(), R.id]
+        )
+        query = self._select().where(cond).order_by(*order)
         if limit is not None:
             query = query.limit(limit)
         return [_record(r) for r in query.execute(self.db)]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jobengine import JobState, ResourceStatus
+from jobengine import JobEngineError, JobState, ResourceStatus
 from jobengine.runtime import RunningJob, activate
 from jobengine.store.resources import Ask
 from tests.integration.conftest import MakeEngine
@@ -201,3 +201,25 @@ def test_an_engine_killed_with_sigkill_leaves_its_robots_items_to_the_next_engin
     back = rq.get(item.id)
     assert back is not None and back.status is ResourceStatus.NEW
     assert back.read_lock is None and back.write_lock is None
+
+
+def test_resources_find_lists_every_queues_items_with_a_limit(
+    store_url: str, make_engine: MakeEngine
+) -> None:
+    engine = make_engine(store_url, start=False)
+    mail = engine.resources.queue("mail")
+    invoices = engine.resources.queue("invoices")
+    m1 = mail.put("m1", tags=["urgent"])
+    i1 = invoices.put("i1")
+    i2 = invoices.put("i2", priority=3, tags=["urgent"])
+    found = engine.resources.find()
+    assert [(i.queue, i.id) for i in found] == [
+        ("invoices", i2.id),
+        ("invoices", i1.id),
+        ("mail", m1.id),
+    ]
+    assert [i.id for i in engine.resources.find(tags=["urgent"], limit=1)] == [i2.id]
+    assert [i.id for i in engine.resources.find(queue="mail")] == [m1.id]
+    assert engine.resources.find(status="error") == []
+    with pytest.raises(JobEngineError):
+        engine.resources.find(status="done")

@@ -209,3 +209,16 @@ def test_concurrent_takers_on_separate_connections_never_share_a_resource(
             s.close()
     assert len(got) == 60
     assert all(len(takers) == 1 for takers in got.values())
+
+
+def test_select_without_a_queue_lists_every_queue_by_name_then_priority(store: Store) -> None:
+    b1 = store.resources.put("b", "1", "{}", ["x"], 0, NOW)
+    a1 = store.resources.put("a", "1", "{}", [], 0, NOW)
+    a2 = store.resources.put("a", "2", "{}", ["x"], 5, NOW)
+    every = store.resources.select(None, PERSON)
+    assert [r.id for r in every] == [a2.id, a1.id, b1.id]
+    assert [r.id for r in store.resources.select(None, PERSON, tags=["x"], limit=1)] == [a2.id]
+    assert store.resources.select(None, PERSON, status="processed") == []
+    hidden = store.resources.take("a", Ask("job-a", NOW), [], "read", None)
+    assert hidden is not None
+    assert a2.id not in [r.id for r in store.resources.select(None, Ask("job-b", NOW))]
