@@ -1,5 +1,6 @@
-"""The console app: three listings (scheduled jobs, background jobs, the event log) over a
-client engine, refreshed in place every 2 s, with the actions of the contract's keys."""
+"""The console app: the listings (scheduled jobs, background jobs, the event log, resource
+queues, engines) over a client engine, refreshed in place every 2 s, with the actions of the
+contract's keys."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Input, Static
 
-from jobengine.console import actions, data, detail, runs, state
+from jobengine.console import actions, data, detail, item_screens, items, runs, state
 from jobengine.console.data import Row
 from jobengine.console.editor import FilterScreen, PauseScreen, ScheduleEditor
 from jobengine.console.query import Query
@@ -34,7 +35,11 @@ ACTIONS = {
     "restart",
     "edit_schedule",
     "pause",
+    "edit_item",
+    "unlock_item",
 }  # off with --read-only
+ITEM_ACTIONS = {"edit_item", "unlock_item"}  # shown on the resource-queue screen only
+NOT_ON_ITEMS = {"run_now", "toggle_use", "pause", "edit_schedule", "cancel", "restart"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ VIEWS = {
         "background", "Background jobs", data.BACKGROUND_COLUMNS, data.background_rows
     ),
     "events": View("events", "Event log", data.EVENT_COLUMNS, data.event_rows),
+    "resources": View("resources", "Resource queues", items.ITEM_COLUMNS, items.item_rows),
     "engines": View("engines", "Engines", data.ENGINE_COLUMNS, data.engine_rows),
 }
 
@@ -65,6 +71,7 @@ class ConsoleApp(App[None]):
         Binding("1", "view('scheduled')", "Scheduled"),
         Binding("2", "view('background')", "Jobs"),
         Binding("3", "view('events')", "Events"),
+        Binding("4", "view('resources')", "Queues"),
         Binding("5", "view('engines')", "Engines"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("f", "filter_form", "Filters"),
@@ -72,6 +79,8 @@ class ConsoleApp(App[None]):
         Binding("a", "select_all", "All"),
         Binding("r", "run_now", "Run now"),
         Binding("e", "toggle_use", "On/off"),
+        Binding("e", "edit_item", "Edit"),  # on the resource-queue screen, instead of On/off
+        Binding("u", "unlock_item", "Unlock"),
         Binding("p", "pause", "Pause"),
         Binding("s", "edit_schedule", "Schedule"),
         Binding("c", "cancel", "Cancel"),
@@ -172,6 +181,7 @@ class ConsoleApp(App[None]):
         self.view_name = name
         self.query_one("#filter", Input).value = self.view_state.filter
         self.refresh_rows()
+        self.refresh_bindings()  # the footer shows the keys of this view
         self.table.move_cursor(row=0, animate=False)
 
     def action_filter(self) -> None:
@@ -180,9 +190,12 @@ class ConsoleApp(App[None]):
         box.focus()
 
     def action_filter_form(self) -> None:
-        """Choose the background jobs' or the event log's filters in a form."""
+        """Choose the background jobs', the event log's or the resource items' filters."""
+        if self.view_name == "resources":
+            item_screens.filter_form(self)
+            return
         if self.view_name not in ("background", "events"):
-            self.notify("f filters background jobs (2) and events (3); / filters here")
+            self.notify("f filters background jobs (2), events (3), queues (4); / filters here")
             return
         vs = self.view_state
         names = [(sj.metadata, sj.uuid) for sj in self.engine.scheduled.get(limit=data.PAGE)]
@@ -241,6 +254,9 @@ class ConsoleApp(App[None]):
             return
         if self.view_name == "engines":
             return
+        if self.view_name == "resources":
+            item_screens.details(self, key)
+            return
         if self.view_name == "scheduled":
             page = detail.why_not_running(self.engine, key)
         elif self.view_name == "background":
@@ -260,6 +276,9 @@ class ConsoleApp(App[None]):
         or a question only quitting works (the keys belong to that screen)."""
         if len(self.screen_stack) > 1 and action != "quit":
             return False
+        on_items = self.view_name == "resources"
+        if (action in ITEM_ACTIONS and not on_items) or (action in NOT_ON_ITEMS and on_items):
+            return False  # hidden: the same key may do this view's action
         if self.read_only and action in ACTIONS:
             return None
         return True
@@ -363,13 +382,24 @@ class ConsoleApp(App[None]):
             rows = [r for r in self.targets() if "active" not in r.flags]
             what = "finished background job(s)"
             do = lambda r: actions.delete_job(self.engine, r.key)  # noqa: E731
+        elif self.view_name == "resources":
+            item_screens.delete(self)
+            return
         else:
-            self.notify("d deletes scheduled jobs (1) and finished runs (2)", severity="warning")
+            self.notify(
+                "d deletes scheduled jobs (1), finished runs (2), resources (4)", severity="warning"
+            )
             return
         if not rows:
             self.notify("nothing here can be deleted", severity="warning")
             return
         self._confirm(f"Delete {len(rows)} {what}?", rows, do)
+
+    def action_edit_item(self) -> None:
+        item_screens.edit(self)
+
+    def action_unlock_item(self) -> None:
+        item_screens.unlock(self)
 
     def action_lock(self) -> None:
         try:

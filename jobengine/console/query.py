@@ -1,6 +1,7 @@
 """The listings' filters beyond the typed text: what the filter form (f) chose for the
-background jobs (state, period, scheduled job, queue) and the event log (level, event, job,
-period), and how the title says it. Pure; the managers apply them in SQL."""
+background jobs (state, period, scheduled job, queue), the event log (level, event, job,
+period) and the resource items (queue, status, tag), and how the title says it. Pure; the
+managers apply them in SQL."""
 
 from __future__ import annotations
 
@@ -33,12 +34,14 @@ EVENTS = (
 @dataclass(frozen=True)
 class Query:
     """One listing's filters; "" is "any". A view uses the fields it has: background jobs
-    state, period, scheduled_job, queue; the event log level, event, job, period."""
+    state, period, scheduled_job, queue; the event log level, event, job, period; resource
+    items queue, state (the item's status) and tag."""
 
     period: str = "1h"
     state: str = ""
     scheduled_job: str = ""  # a scheduled job's uuid
-    queue: str = ""
+    queue: str = ""  # a background job's queue, or a resource queue
+    tag: str = ""  # resource items with this tag
     level: str = ""
     event: str = ""
     job: str = ""  # a background job's uuid (events), or a scheduled job's with job_is_scheduled
@@ -62,4 +65,8 @@ class Query:
             parts += [f"event {self.event}"] if self.event else []
             parts += [f"job {self.label}"] if self.job else []
             parts += [f"in {PERIOD_NAMES[self.period]}"] if self.period != "all" else []
+        elif view == "resources":
+            parts += [f"queue {self.queue}"] if self.queue else []
+            parts += [f"status {self.state}"] if self.state else []
+            parts += [f"tag {self.tag}"] if self.tag else []
         return ", ".join(parts)
