@@ -31,6 +31,7 @@ ITEM_COLUMNS = (
 )
 STATUSES = tuple(s.value for s in ResourceStatus)
 VALUE_WIDTH = 40  # characters of the value a row shows
+HOLDER_LOOKUPS = 20  # holding jobs a refresh names (a read each); more show their uuid
 MAX_TAG = 30  # the resource queues' limit on a tag's length
 EDIT_FIELDS = ("status", "priority", "tags")
 
@@ -78,10 +79,29 @@ def item_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
         tags=[query.tag] if query.tag else (),
         limit=limit,
     )
-    return [_row(item) for item in items]
+    names = holder_names(engine, items)
+    return [_row(item, names) for item in items]
 
 
-def _row(item: ResourceItem) -> Row:
+def holder_names(engine: Engine, items: list[ResourceItem]) -> dict[str, str]:
+    """What a row calls each holding job: its description (or method) and state."""
+    holders = {
+        lock.holder
+        for item in items
+        for lock in (item.read_lock, item.write_lock)
+        if lock is not None and not lock.holder.startswith("person:")
+    }
+    names = {}
+    for uuid in sorted(holders)[:HOLDER_LOOKUPS]:
+        try:
+            job = engine.background.find(uuid)
+        except (JobEngineError, ValueError):
+            job = None
+        names[uuid] = f"{job.description or job.method} ({job.state.value})" if job else uuid
+    return names
+
+
+def _row(item: ResourceItem, names: Mapping[str, str]) -> Row:
     value = _json(item.value)
     if len(value) > VALUE_WIDTH:
         value = value[: VALUE_WIDTH - 3] + "..."
@@ -92,8 +112,8 @@ def _row(item: ResourceItem) -> Row:
         ", ".join(item.tags),
         str(item.priority),
         value,
-        lock_text(item.read_lock),
-        lock_text(item.write_lock),
+        lock_text(item.read_lock, names),
+        lock_text(item.write_lock, names),
         fmt(item.changed),
     )
     flags = {item.status.value}
@@ -102,16 +122,12 @@ def _row(item: ResourceItem) -> Row:
     return Row(key_of(item), cells, frozenset(flags))
 
 
-def holder_text(holder: str) -> str:
-    """A holder in few words: a person as is, a background job by the start of its uuid."""
-    return holder if holder.startswith("person:") else f"job {holder[:8]}"
-
-
-def lock_text(lock: ResourceLock | None) -> str:
+def lock_text(lock: ResourceLock | None, names: Mapping[str, str]) -> str:
+    """A lock in few words: its holder (a person, or a job by its name) and its `until`."""
     if lock is None:
         return ""
     until = f" until {fmt(lock.until)}" if lock.until is not None else ""
-    return holder_text(lock.holder) + until
+    return names.get(lock.holder, lock.holder) + until
 
 
 def item_detail(engine: Engine, key: str) -> Detail:

@@ -16,6 +16,7 @@ from jobengine import Engine, codec
 from jobengine.background import BackgroundJob
 from jobengine.clock import to_ms
 from jobengine.store import Batch, Finish
+from jobengine.store.resources import Ask
 from jobengine.testing import FakeClock
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # a Monday
@@ -108,6 +109,7 @@ def _fill(engine: Engine, clock: FakeClock) -> None:
     clock.advance(minutes=4)
     bg.execute("tests.integration.jobs:noop", description="Rebuild search index", queue="index")
     _run_on_host(engine, [*jobs.values(), *started], jobs)
+    _fill_resources(engine, clock, jobs)
 
 
 def _run_on_host(
@@ -147,3 +149,21 @@ def _run_on_host(
     store.jobs.record(batch)
     store.engines.heartbeat("engine-1", to_ms(NOW) - 2000)
     store.engines.heartbeat("engine-2", to_ms(NOW) - 47_000)
+
+
+def _fill_resources(engine: Engine, clock: FakeClock, jobs: dict[str, BackgroundJob]) -> None:
+    """Two resource queues: an item the running Import job locks, one with a dated lock its
+    finished Report job left, one processed, and free ones."""
+    invoices, mail = engine.resources.queue("invoices"), engine.resources.queue("mail")
+    done = invoices.put({"n": 1040, "customer": "Globex"}, tags=["eu"], priority=1)
+    invoices.finish(done.id)
+    invoices.put({"n": 1041, "customer": "Acme", "lines": 12}, tags=["urgent", "eu"], priority=3)
+    invoices.put({"n": 1042, "customer": "Initech"}, params={"source": "mail"}, priority=1)
+    letter = mail.put({"to": "ann@example.com", "subject": "March prices"}, tags=["newsletter"])
+    mail.put({"to": "bob@example.com", "subject": "Welcome"})
+    store, now = engine.store.resources, to_ms(clock.now())
+    import_job = Ask(jobs["import"].uuid, now)
+    assert store.take("invoices", import_job, ["urgent"], "both", None) is not None
+    report = Ask(jobs["report"].uuid, now)
+    until = to_ms(NOW + timedelta(hours=2))
+    assert store.get("mail", letter.id, report, "write", until).blocked is None

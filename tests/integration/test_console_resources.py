@@ -71,11 +71,7 @@ def test_key_4_lists_every_queues_items_with_status_tags_and_lock_holders(
         assert column(app, "queue") == ["invoices"] * 3 + ["mail"]
         assert column(app, "status") == ["in_progress", "new", "new", "new"]
         assert column(app, "tags")[0] == "urgent, big"
-        assert (
-            column(app, "read lock")[0]
-            == column(app, "write lock")[0]
-            == f"job {filled.holder[:8]}"
-        )
+        assert column(app, "read lock")[0] == column(app, "write lock")[0] == "stuck (ACTIVE)"
         assert column(app, "read lock")[1:] == ["", "", ""]
         assert column(app, "value")[1].endswith("...") and len(column(app, "value")[1]) == 40
         assert "Resource queues: 4 of 4" in static_text(app, "#title")

@@ -99,6 +99,19 @@ def test_snapshot_event_log(snap_compare: SnapCompare, demo: Engine) -> None:
     snap(snap_compare, demo, "3")
 
 
+def test_snapshot_resource_queues(snap_compare: SnapCompare, demo: Engine) -> None:
+    snap(snap_compare, demo, "4")
+
+
+def test_snapshot_resource_item_detail(snap_compare: SnapCompare, demo: Engine) -> None:
+    async def locked(pilot: Pilot[None]) -> None:
+        await pilot.press("4")
+        await _cursor_on(pilot, "tags", "urgent, eu")
+        await pilot.press("enter")
+
+    snap(snap_compare, demo, then=locked)
+
+
 def test_snapshot_engines(snap_compare: SnapCompare, demo: Engine) -> None:
     snap(snap_compare, demo, "5")
 
