@@ -57,10 +57,12 @@ SCREENS: dict[str, Steps] = {
     "console-scheduled": keys("1"),
     "console-background": keys("2"),
     "console-events": keys("3"),
+    "console-resources": keys("4"),
     "console-engines": keys("5"),
     "console-job-detail": open_row("2", "state", "FAILED", "enter"),
     "console-why-not-running": open_row("1", "name", "PriceUpload", "enter"),
     "console-schedule-editor": open_row("1", "name", "Adhoc", "s"),
+    "console-resource-detail": open_row("4", "tags", "urgent, eu", "enter"),
     "console-filters": keys("2", "f"),
 }
 
