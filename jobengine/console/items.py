@@ -242,7 +242,10 @@ def edit(engine: Engine, key: str, change: Edit) -> str:
     rq = engine.resources.queue(queue)
     done = rq.update(item_id, status=change.status, priority=change.priority, tags=change.tags)
     tags = ", ".join(done.tags) or "no tags"
-    return f"{key}: {done.status.value}, priority {done.priority}, {tags}"
+    said = f"{key}: {done.status.value}, priority {done.priority}, {tags}"
+    if done.write_lock is not None and done.write_lock.holder.startswith("person:"):
+        said += " (its write lock is now yours: u releases it)"
+    return said
 
 
 def unlock(engine: Engine, key: str) -> str:

@@ -162,6 +162,10 @@ def test_e_leaves_the_fields_not_changed_as_they_were(engine: Engine, filled: It
         assert {i.priority for i in after} == {1}
         assert [i.tags for i in after if i.id == filled.urgent.id] == [("urgent", "big")]
         assert {i.status for i in after} == {ResourceStatus.NEW, ResourceStatus.IN_PROGRESS}
+        taken_over = next(i.write_lock for i in after if i.id == filled.urgent.id)
+        assert taken_over is not None and taken_over.holder.startswith("person:")
+        said = f"invoices/{filled.urgent.id}: in_progress, priority 1, urgent, big (its write lock"
+        assert said in notices(app)
 
     drive(engine, steps)
 
