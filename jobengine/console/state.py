@@ -12,12 +12,21 @@ from jobengine.console.query import Query
 
 @dataclass
 class ViewState:
-    """One listing's state, kept across refreshes: the filter text, the selected keys and the
-    filter form's choices."""
+    """One listing's state, kept across refreshes: the filter text, the selected keys, the
+    filter form's choices and the page shown (its first row's offset)."""
 
     filter: str = ""
     selected: set[str] = field(default_factory=set)
     query: Query = field(default_factory=Query)  # the filter form's choices
+    offset: int = 0
+
+
+def turn(offset: int, step: int, page: int, has_more: bool) -> int | None:
+    """The offset of the page `step` (1 or -1) away from the one at `offset`, or None when
+    there is none that way."""
+    if step > 0:
+        return offset + page if has_more else None
+    return max(0, offset - page) if offset > 0 else None
 
 
 def visible(rows: Sequence[Row], text: str) -> list[Row]:
