@@ -340,16 +340,28 @@ class BackgroundJobs:
         end_before: datetime | None = None,
         queue: str | None = None,
         waiting_retry: bool | None = None,
+        text: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
         newest_first: bool = False,
     ) -> list[BackgroundJob]:
         """Jobs matching every given filter, oldest first (1C GetBackgroundJobs); at most
-        `limit` of them, the newest ones first with `newest_first`.
+        `limit` of them after skipping `offset`, the newest ones first with `newest_first`.
+        `text` keeps the jobs whose state, description, method, key, queue, host or error
+        message contain each of its words (any case).
 
         `waiting_retry=True` gives the ACTIVE jobs waiting for their next attempt after a
         failed one (`BackgroundJob.waiting_retry`); False leaves them out."""
         check_filters(
-            {"uuid": uuid, "key": key, "description": description, "queue": queue, "limit": limit}
+            {
+                "uuid": uuid,
+                "key": key,
+                "description": description,
+                "queue": queue,
+                "text": text,
+                "limit": limit,
+                "offset": offset,
+            }
         )
         sj = getattr(scheduled_job, "uuid", scheduled_job)
         records = self._store.jobs.select(
@@ -364,7 +376,9 @@ class BackgroundJobs:
             begin_after_ms=check_instant("begin_after", begin_after),
             begin_before_ms=check_instant("begin_before", begin_before),
             end_before_ms=check_instant("end_before", end_before),
+            text=text,
             limit=limit,
+            offset=offset,
             newest_first=newest_first,
         )
         return [BackgroundJob(self, r) for r in records]

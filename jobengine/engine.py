@@ -137,7 +137,8 @@ class Engine:
             allowed_modules=self.allowed_modules,
             limits=self.limits,
         )
-        me = Identity(self.engine_id, self.host, os.getpid())
+        queues = tuple(self.queues) if self.queues is not None else None
+        me = Identity(self.engine_id, self.host, os.getpid(), self.workers, queues)
         heartbeat = Heartbeat(self.store, me, self.clock)
         if isinstance(self.clock, SystemClock):
             # Workers fence themselves on real time; a fake clock's engine is never paused.

@@ -46,13 +46,21 @@ class EventLog:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 1000,
+        *,
+        text: str | None = None,
+        offset: int = 0,
     ) -> list[LogEvent]:
-        """Events matching every given filter, newest first. `level` gives that level and
-        worse; `scheduled_job` and `job` take a uuid or an object with one."""
+        """Events matching every given filter, newest first, `offset` of them skipped. `level`
+        gives that level and worse; `scheduled_job` and `job` take a uuid or an object with
+        one; `text` keeps the events whose level, event, message, host or job contain each of
+        its words (any case)."""
         if level is not None and level not in LEVELS:
             raise JobEngineError(f"level {level!r}: use one of {', '.join(LEVELS)}")
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-            raise JobEngineError(f"limit {limit!r}: a whole number >= 0")
+        for name, value in (("limit", limit), ("offset", offset)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise JobEngineError(f"{name} {value!r}: a whole number >= 0")
+        if text is not None and not isinstance(text, str):
+            raise JobEngineError(f"text {text!r}: a string")
         rows = self._store.events.select(
             level=level,
             event=event,
@@ -60,7 +68,9 @@ class EventLog:
             scheduled_job=_uuid_of("scheduled_job", scheduled_job),
             since_ms=check_instant("since", since),
             until_ms=check_instant("until", until),
+            text=text,
             limit=limit,
+            offset=offset,
         )
         out = []
         for r in rows:

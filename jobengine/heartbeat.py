@@ -30,6 +30,8 @@ class Identity:
     engine_id: str
     host: str
     pid: int
+    workers: int = 0
+    queues: tuple[str, ...] | None = None  # None: every queue
 
 
 class Heartbeat:
@@ -62,8 +64,14 @@ class Heartbeat:
     def register(self) -> None:
         """Register this engine and take the first lease."""
         began, real = self.clock.monotonic(), time.monotonic()
+        me = self.me
         self.store.engines.register(
-            self.me.engine_id, self.me.host, self.me.pid, to_ms(self.clock.now())
+            me.engine_id,
+            me.host,
+            me.pid,
+            to_ms(self.clock.now()),
+            workers=me.workers,
+            queues=me.queues,
         )
         self._extend(began, real)
 

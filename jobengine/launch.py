@@ -183,12 +183,13 @@ def check_call(args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
 
 
 def check_filters(filters: dict[str, Any]) -> None:
-    """`get`'s text filters are strings (or None) and `limit` a whole number >= 0."""
-    for name in ("uuid", "key", "description", "queue"):
+    """`get`'s text filters are strings (or None); `limit` and `offset` whole numbers >= 0."""
+    for name in ("uuid", "key", "description", "queue", "text"):
         if filters.get(name) is not None:
             check_text(name, filters[name])
-    if filters.get("limit") is not None:
-        check_int("limit", filters["limit"], 0, 2**62)
+    for name in ("limit", "offset"):
+        if filters.get(name) is not None:
+            check_int(name, filters[name], 0, 2**62)
 
 
 def check_jobs(jobs: Sequence[Any], kind: type) -> None:

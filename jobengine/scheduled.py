@@ -8,6 +8,7 @@ import getpass
 import socket
 import uuid as uuidlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,8 @@ from jobengine.launch import check_filters, check_instant
 from jobengine.methods import check_arguments, resolve
 from jobengine.registry import JobMetadata, Registry
 from jobengine.schedule import Schedule
-from jobengine.store.records import Event, OccurrenceRecord, ScheduledRecord
+from jobengine.state import JobState
+from jobengine.store.records import Event, OccurrenceRecord, RunState, ScheduledRecord
 from jobengine.store.scheduled import SyncItem
 
 if TYPE_CHECKING:
@@ -178,6 +180,17 @@ class ScheduledJob:
         return hash(self.uuid)
 
 
+@dataclass(frozen=True)
+class ScheduledOverview:
+    """A scheduled job as a listing shows it: the job, when the scheduler next starts it (as
+    `ScheduledJob.next_run()`), and the state of its last run (None: no run, or retention
+    removed it)."""
+
+    job: ScheduledJob
+    next_run: datetime | None
+    last_state: JobState | None
+
+
 class ScheduledJobs:
     """`engine.scheduled`."""
 
@@ -249,6 +262,28 @@ class ScheduledJobs:
             description=description,
         )
         return [ScheduledJob(self, r) for r in rows]
+
+    def overview(
+        self, *, text: str | None = None, limit: int = 500, offset: int = 0
+    ) -> list[ScheduledOverview]:
+        """One page of the scheduled jobs by name, with their next start and last run's state,
+        in one store read whatever the page's size: `offset` rows skipped, at most `limit`
+        given. `text`: only jobs whose name, description, method or key contain each of its
+        words (any case)."""
+        check_filters({"text": text, "limit": limit, "offset": offset})
+        now = to_ms(self.clock.now())
+        out = []
+        for rec, run, last in self.store.scheduled.overview(text=text, limit=limit, offset=offset):
+            job = ScheduledJob(self, rec)
+            at = next_start(rec, job.schedule, run, now)
+            out.append(
+                ScheduledOverview(
+                    job,
+                    from_ms(max(at, now)) if at is not None else None,
+                    JobState(last) if last is not None else None,
+                )
+            )
+        return out
 
     def find(self, uuid: str | uuidlib.UUID) -> ScheduledJob | None:
         found = self.store.scheduled.find(str(uuid))
@@ -340,7 +375,7 @@ class ScheduledJobs:
 
     def next_start_ms(self, rec: ScheduledRecord) -> int | None:
         now = to_ms(self.clock.now())
-        run = None
+        run: RunState | None = None
         if rec.sched_job:
             found = self.store.scheduled.run_states([rec.sched_job]).get(rec.sched_job)
             run = found[0] if found else None

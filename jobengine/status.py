@@ -1,5 +1,6 @@
-"""`engine.status`: what the store says about the whole installation right now — engines and
-their busy workers, queue depth, job counts and the scheduled-jobs lock (read only)."""
+"""`engine.status`: what the store says about the whole installation right now — engines,
+their workers busy and idle and the queues they serve, queue depth, job counts and the
+scheduled-jobs lock (read only)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ STALE_S = 15.0  # an engine silent this long is taken for dead (the heartbeat's 
 
 @dataclass(frozen=True)
 class EngineStatus:
-    """One registered engine. `busy` counts the jobs its workers run now; its number of
-    workers is not in the store."""
+    """One registered engine. `busy` counts the jobs its workers run now, of its `workers`
+    (0 when its row predates the record: an engine started by an older version); `queues`
+    are the queues it serves, None for every queue."""
 
     id: str
     host: str
@@ -29,6 +31,13 @@ class EngineStatus:
     heartbeat_age_s: float
     busy: int
     is_alive: bool
+    workers: int = 0
+    queues: tuple[str, ...] | None = None
+
+    @property
+    def idle(self) -> int:
+        """Workers not running a job now (0 when the number of workers is unknown)."""
+        return max(0, self.workers - self.busy)
 
 
 @dataclass(frozen=True)
@@ -49,31 +58,38 @@ class Status:
         self._engine = engine
 
     def engines(self) -> list[EngineStatus]:
-        """The engines registered on the store (a dead one stays until another settles it)."""
-        return self.read().engines
+        """The engines registered on the store (a dead one stays until another settles it);
+        two reads."""
+        return self._engines(self._engine.clock.now())
 
-    def read(self) -> StoreStatus:
-        """The state of the store now (a few grouped reads, none of them a lock)."""
+    def _engines(self, now: datetime) -> list[EngineStatus]:
         store = self._engine.store
-        now = self._engine.clock.now()
+        now_ms = to_ms(now)
         busy = store.jobs.running_by_engine()
-        engines = [
+        return [
             EngineStatus(
                 id=e.id,
                 host=e.host,
                 pid=e.pid,
                 started_at=_at(e.started_ms),
                 heartbeat_at=_at(e.heartbeat_ms),
-                heartbeat_age_s=max(0.0, (to_ms(now) - e.heartbeat_ms) / 1000),
+                heartbeat_age_s=max(0.0, (now_ms - e.heartbeat_ms) / 1000),
                 busy=busy.get(e.id, 0),
-                is_alive=to_ms(now) - e.heartbeat_ms <= STALE_S * 1000,
+                is_alive=now_ms - e.heartbeat_ms <= STALE_S * 1000,
+                workers=e.workers,
+                queues=e.queues,
             )
             for e in store.engines.entries()
         ]
+
+    def read(self) -> StoreStatus:
+        """The state of the store now (a few grouped reads, none of them a lock)."""
+        now = self._engine.clock.now()
+        engines = self._engines(now)
         return StoreStatus(
             at=now,
             engines=engines,
-            waiting=dict(sorted(store.jobs.waiting_by_queue().items())),
+            waiting=dict(sorted(self._engine.store.jobs.waiting_by_queue().items())),
             counts=self._engine.background.counts(),
             lock=self._engine.scheduled.lock_info,
         )

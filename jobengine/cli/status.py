@@ -1,5 +1,5 @@
-"""`jobengine status`: the engines on the store, their busy workers, queue depth, job counts
-and the scheduled-jobs lock."""
+"""`jobengine status`: the engines on the store, their workers busy and idle and the queues
+they serve, queue depth, job counts and the scheduled-jobs lock."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ ENGINE_COLUMNS = [
     ("pid", "pid"),
     ("started", "started_text"),
     ("heartbeat age", "age_text"),
-    ("busy workers", "busy"),
+    ("workers", "workers_text"),
+    ("busy", "busy"),
+    ("idle", "idle_text"),
+    ("queues", "queues_text"),
     ("alive", "alive_text"),
 ]
 
@@ -25,8 +28,9 @@ ENGINE_COLUMNS = [
 @DB_OPTION
 @json_option
 def status_cmd(db: str, as_json: bool) -> None:
-    """The engines on the store (host, pid, heartbeat age, busy workers), the jobs waiting in
-    each queue, the active and failed counts, and the scheduled-jobs lock."""
+    """The engines on the store (host, pid, heartbeat age, workers busy and idle, queues
+    served), the jobs waiting in each queue, the active and failed counts, and the
+    scheduled-jobs lock."""
     with client(db) as engine:
         status = engine.status.read()
     document = _document(status)
@@ -45,6 +49,9 @@ def status_cmd(db: str, as_json: bool) -> None:
         row["started_text"] = fmt(e.started_at)
         row["age_text"] = f"{e.heartbeat_age_s:.1f} s"
         row["alive_text"] = "yes" if e.is_alive else "no (stale)"
+        row["workers_text"] = str(e.workers) if e.workers else "?"
+        row["idle_text"] = str(e.idle) if e.workers else "?"
+        row["queues_text"] = "all" if e.queues is None else ", ".join(e.queues)
     show(rows, ENGINE_COLUMNS)
 
 
@@ -65,7 +72,10 @@ def _document(status: Any) -> dict[str, Any]:
                 "started": iso(e.started_at),
                 "heartbeat": iso(e.heartbeat_at),
                 "heartbeat_age_s": round(e.heartbeat_age_s, 3),
+                "workers": e.workers or None,  # null: not recorded (an older engine)
                 "busy": e.busy,
+                "idle": e.idle if e.workers else None,
+                "queues": list(e.queues) if e.queues is not None else None,  # null: every one
                 "alive": e.is_alive,
             }
             for e in status.engines

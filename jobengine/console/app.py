@@ -1,20 +1,27 @@
 """The console app: the listings (scheduled jobs, background jobs, the event log, resource
-queues, engines) over a client engine, refreshed in place every 2 s, with the actions of the
-contract's keys."""
+queues, engines) over a client engine, read a page at a time off the UI thread and refreshed in
+place every 2 s and on the store's notifications, with the actions of the contract's keys."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from jobengine.console import actions, data, detail, item_screens, items, runs, state
-from jobengine.console.data import Row
+from jobengine.console import actions, data, detail, item_screens, items, live, runs, state
+from jobengine.console.data import PAGE, Row
 from jobengine.console.editor import FilterScreen, PauseScreen, ScheduleEditor
 from jobengine.console.query import Query
 from jobengine.console.screens import ConfirmScreen, DetailScreen
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
     from jobengine.engine import Engine
     from jobengine.schedule import Schedule
 
+logger = logging.getLogger(__name__)
 REFRESH_S = 2.0
 ACTIONS = {
     "run_now",
@@ -47,7 +55,7 @@ class View:
     name: str
     title: str
     columns: tuple[str, ...]
-    load: Callable[[Engine, Query], list[Row]]
+    load: Callable[[Engine, Query, str, int, int], list[Row]]  # query, text, offset, limit
 
 
 VIEWS = {
@@ -59,6 +67,39 @@ VIEWS = {
     "resources": View("resources", "Resource queues", items.ITEM_COLUMNS, items.item_rows),
     "engines": View("engines", "Engines", data.ENGINE_COLUMNS, data.engine_rows),
 }
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What one read is for: a view, its filters and the page."""
+
+    view: str
+    query: Query
+    text: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class Got:
+    """What a read found: the header and one page of rows (a row more than the page when
+    there is a next one), or why the store could not be read."""
+
+    ask: Ask
+    head: data.Header | None
+    rows: list[Row]
+    error: str = ""
+
+
+class ReadDone(Message):
+    """A read of the store ended (posted from the reading thread)."""
+
+    def __init__(self, got: Got) -> None:
+        super().__init__()
+        self.got = got
+
+
+class StoreChanged(Message):
+    """The store notified a change (posted from the hub's listener thread)."""
 
 
 class ConsoleApp(App[None]):
@@ -103,7 +144,15 @@ class ConsoleApp(App[None]):
         self.view_name = "scheduled"
         self.states = {name: state.ViewState() for name in VIEWS}
         self.states["events"].query = Query(period="all")
-        self.rows: list[Row] = []  # the current view's rows as last read
+        self.rows: list[Row] = []  # the current view's rows as last read (one page)
+        self.has_more = False  # the store has rows past this page
+        self._reading = False  # a read is under way (at most one at a time)
+        self._again = False  # another read was asked for meanwhile
+        self._last_read_s = 0.0
+        self._soon: Timer | None = None  # a coalesced refresh after notifications
+        self._poked = threading.Event()  # a StoreChanged is posted and not yet handled
+        self._land = ""  # where the cursor goes when the next page arrives: "top", "bottom"
+        self._unwatch: Callable[[], None] | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -120,7 +169,16 @@ class ConsoleApp(App[None]):
         self.query_one("#banner", Static).display = False
         self.refresh_rows()
         self.set_interval(REFRESH_S, self.refresh_rows)
+        try:
+            self._unwatch = live.watch(self.engine.hub, self._poke)
+        except JobEngineError as exc:  # no notifications: the timer alone refreshes
+            logger.warning("console: store notifications unavailable: %s", exc)
         self.table.focus()
+
+    def on_unmount(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
 
     @property
     def table(self) -> JobTable:
@@ -137,24 +195,80 @@ class ConsoleApp(App[None]):
     # -- refresh --------------------------------------------------------------------------
 
     def refresh_rows(self) -> None:
-        """Read the header and the current view again; the table updates in place."""
+        """Read the header and the current view's page again on a worker thread, so a slow
+        store never holds the keys up; the table updates in place when the rows arrive. One
+        read at a time: asked for meanwhile, another follows it."""
+        if self._reading:
+            self._again = True
+            return
+        self._reading, self._again = True, False
+        self._last_read_s = time.monotonic()
+        vs = self.view_state
+        ask = Ask(self.view_name, vs.query, vs.filter, vs.offset)
+        self.run_worker(partial(self._read, ask), thread=True, group="read", exit_on_error=False)
+
+    @property
+    def is_reading(self) -> bool:
+        """A read is under way or asked for (tests wait for it to end)."""
+        return self._reading or self._again
+
+    def _read(self, ask: Ask) -> None:
+        """On the worker thread: read, then hand the rows to the UI thread."""
         try:
             head = data.header(self.engine)
-            self.rows = self.view.load(self.engine, self.view_state.query)
-        except JobEngineError as exc:
-            self.query_one("#header", Static).update(escape(f"store unreadable: {exc}"))
-            return
-        self._show_header(head)
+            rows = VIEWS[ask.view].load(self.engine, ask.query, ask.text, ask.offset, PAGE + 1)
+            got = Got(ask, head, rows)
+        except Exception as exc:  # whatever the store says, the console goes on
+            if not isinstance(exc, JobEngineError):
+                logger.exception("console: reading the store failed")
+            got = Got(ask, None, [], str(exc) or type(exc).__name__)
+        self.post_message(ReadDone(got))
+
+    @on(ReadDone)
+    def _read_done(self, message: ReadDone) -> None:
+        got = message.got
+        self._reading = False
         vs = self.view_state
-        vs.selected = state.prune(vs.selected, self.rows)
-        self.render_rows()
+        current = Ask(self.view_name, vs.query, vs.filter, vs.offset)
+        if got.head is None:
+            self.query_one("#header", Static).update(escape(f"store unreadable: {got.error}"))
+        elif got.ask == current:
+            self._show_header(got.head)
+            self.rows, self.has_more = got.rows[:PAGE], len(got.rows) > PAGE
+            vs.selected = state.prune(vs.selected, self.rows)
+            self.render_rows()
+            if self._land:
+                self.table.land(self._land)
+                self._land = ""
+        if self._again or got.ask != current:
+            self.refresh_rows()
+
+    def _poke(self) -> None:
+        """On the hub's listener thread: the store changed; one message for a burst."""
+        if not self._poked.is_set():
+            self._poked.set()
+            self.post_message(StoreChanged())
+
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        self._poked.clear()
+        if self._soon is None:
+            wait = live.delay_s(time.monotonic(), self._last_read_s)
+            self._soon = self.set_timer(wait, self._refresh_soon)
+
+    def _refresh_soon(self) -> None:
+        self._soon = None
+        self.refresh_rows()
 
     def render_rows(self) -> None:
         vs = self.view_state
-        shown = state.visible(self.rows, vs.filter)
         self.table.set_columns(self.view.columns)
-        self.table.show(shown, vs.selected)
-        title = f"{self.view.title}: {len(shown)} of {len(self.rows)}"
+        self.table.show(self.rows, vs.selected)
+        title = f"{self.view.title}: {len(self.rows)}"
+        if vs.offset or self.has_more:
+            last = vs.offset + len(self.rows)
+            title = f"{self.view.title}: rows {vs.offset + 1}-{last}"
+            title += ", more below" if self.has_more else ""
         chosen = vs.query.describe(self.view_name)
         if chosen:
             title += f"  ({chosen})"
@@ -163,6 +277,15 @@ class ConsoleApp(App[None]):
         if vs.selected:
             title += f"  selected: {len(vs.selected)}"
         self.query_one("#title", Static).update(escape(title))
+
+    @on(JobTable.PastEdge)
+    def _turn_page(self, message: JobTable.PastEdge) -> None:
+        vs = self.view_state
+        offset = state.turn(vs.offset, message.step, PAGE, self.has_more)
+        if offset is not None:
+            vs.offset = offset
+            self._land = "top" if message.step > 0 else "bottom"
+            self.refresh_rows()
 
     def _show_header(self, head: data.Header) -> None:
         mode = "  [read-only]" if self.read_only else ""
@@ -180,9 +303,9 @@ class ConsoleApp(App[None]):
             return
         self.view_name = name
         self.query_one("#filter", Input).value = self.view_state.filter
+        self._land = "top"
         self.refresh_rows()
         self.refresh_bindings()  # the footer shows the keys of this view
-        self.table.move_cursor(row=0, animate=False)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -216,12 +339,15 @@ class ConsoleApp(App[None]):
             query = replace(query, job=uuid, job_is_scheduled=is_scheduled, label=label)
         self.view_state.query = query
         self.view_state.selected.clear()
+        self.view_state.offset = 0
         self.refresh_rows()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":  # a form's inputs bubble up here too
+        # a form's inputs bubble up here too
+        if event.input.id == "filter" and event.value != self.view_state.filter:
             self.view_state.filter = event.value
-            self.render_rows()
+            self.view_state.offset = 0
+            self.refresh_rows()  # the store filters: every page, not the rows read
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -284,8 +410,7 @@ class ConsoleApp(App[None]):
         return True
 
     def targets(self) -> list[Row]:
-        shown = state.visible(self.rows, self.view_state.filter)
-        return state.targets(shown, self.view_state.selected, self.table.cursor_key)
+        return state.targets(self.rows, self.view_state.selected, self.table.cursor_key)
 
     def _only(self, view: str, what: str) -> bool:
         """True in `view`; elsewhere say where `what` works."""
@@ -357,7 +482,7 @@ class ConsoleApp(App[None]):
     def action_select_all(self) -> None:
         """Select every row the filter shows; when they all are, select none."""
         vs = self.view_state
-        vs.selected = state.select_all(vs.selected, state.visible(self.rows, vs.filter))
+        vs.selected = state.select_all(vs.selected, self.rows)
         self.render_rows()
 
     def action_cancel(self) -> None:

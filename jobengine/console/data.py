@@ -4,7 +4,7 @@ listings, the header, and the text of the detail screens. No Textual here, no st
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -17,9 +17,9 @@ from jobengine.state import JobState
 if TYPE_CHECKING:
     from jobengine.background import BackgroundJob
     from jobengine.engine import Engine
-    from jobengine.scheduled import ScheduledJob
+    from jobengine.scheduled import ScheduledOverview
 
-PAGE = 500  # rows a listing reads at most (the managers' limit: never a whole table)
+PAGE = 500  # rows a listing reads at once (one page in SQL: never a whole table)
 
 SCHEDULED_COLUMNS = (
     "sel",
@@ -51,7 +51,18 @@ BACKGROUND_COLUMNS = (
     "error",
 )
 EVENT_COLUMNS = ("sel", "level", "time", "event", "message", "job", "host")
-ENGINE_COLUMNS = ("sel", "host", "pid", "started", "heartbeat age", "running jobs", "engine")
+ENGINE_COLUMNS = (
+    "sel",
+    "host",
+    "pid",
+    "started",
+    "heartbeat age",
+    "workers",
+    "busy",
+    "idle",
+    "queues",
+    "engine",
+)
 
 
 @dataclass(frozen=True)
@@ -109,13 +120,17 @@ def safe_url(url: str) -> str:
 # -- listings -------------------------------------------------------------------------------
 
 
-def scheduled_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
-    """The scheduled jobs, by name."""
-    return [_scheduled_row(sj) for sj in engine.scheduled.get(limit=limit)]
+def scheduled_rows(
+    engine: Engine, query: Query, text: str = "", offset: int = 0, limit: int = PAGE
+) -> list[Row]:
+    """One page of the scheduled jobs, by name (one store read, runs joined in SQL); `text`
+    keeps those whose name, description, method or key contain each of its words."""
+    found = engine.scheduled.overview(text=text or None, limit=limit, offset=offset)
+    return [_scheduled_row(o) for o in found]
 
 
-def _scheduled_row(sj: ScheduledJob) -> Row:
-    last = sj.last_job
+def _scheduled_row(o: ScheduledOverview) -> Row:
+    sj = o.job
     restart = f"{sj.restart_count} x {sj.restart_interval}s" if sj.restart_count else ""
     paused = ""
     if sj.paused:
@@ -123,7 +138,7 @@ def _scheduled_row(sj: ScheduledJob) -> Row:
     flags = {"enabled"} if sj.use else set()
     if sj.predefined:
         flags.add("predefined")
-    if last is not None and not last.is_finished:
+    if o.last_state is JobState.ACTIVE:
         flags.add("active")
     if sj.paused:
         flags.add("paused")
@@ -132,9 +147,9 @@ def _scheduled_row(sj: ScheduledJob) -> Row:
         sj.metadata,
         sj.description,
         str(sj.schedule),
-        fmt(sj.next_run()),
+        fmt(o.next_run),
         fmt(sj.last_begin),
-        last.state.value if last is not None else "",
+        o.last_state.value if o.last_state is not None else "",
         sj.key,
         "yes" if sj.predefined else "no",
         restart,
@@ -143,14 +158,19 @@ def _scheduled_row(sj: ScheduledJob) -> Row:
     return Row(sj.uuid, cells, frozenset(flags))
 
 
-def background_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
-    """Background jobs matching `query` (default: begun in the last hour), newest first."""
+def background_rows(
+    engine: Engine, query: Query, text: str = "", offset: int = 0, limit: int = PAGE
+) -> list[Row]:
+    """One page of the background jobs matching `query` (default: begun in the last hour) and
+    each word of `text`, newest first (one store read)."""
     jobs = engine.background.get(
         begin_after=query.since(engine.clock.now()),
         state=query.state or None,
         scheduled_job=query.scheduled_job or None,
         queue=query.queue or None,
+        text=text or None,
         limit=limit,
+        offset=offset,
         newest_first=True,
     )
     return [_background_row(job) for job in jobs]
@@ -184,9 +204,12 @@ def _background_row(job: BackgroundJob) -> Row:
     return Row(job.uuid, cells, frozenset(flags))
 
 
-def event_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
-    """The event log matching `query`, newest first. Events have no id: a row's key is its
-    content, made unique by a counter, so a refresh finds the same rows again."""
+def event_rows(
+    engine: Engine, query: Query, text: str = "", offset: int = 0, limit: int = PAGE
+) -> list[Row]:
+    """One page of the event log matching `query` and each word of `text`, newest first (one
+    store read). Events have no id: a row's key is its content, made unique by a counter, so
+    a refresh finds the same rows again."""
     rows: list[Row] = []
     seen: dict[str, int] = {}
     job = query.job or None
@@ -196,7 +219,9 @@ def event_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
         job=None if query.job_is_scheduled else job,
         scheduled_job=job if query.job_is_scheduled else None,
         since=query.since(engine.clock.now()),
+        text=text or None,
         limit=limit,
+        offset=offset,
     )
     for ev in found:
         base = f"{ev.time.timestamp()}|{ev.event}|{ev.job}|{ev.scheduled_job}|{ev.message}"
@@ -206,15 +231,30 @@ def event_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
     return rows
 
 
-def engine_rows(engine: Engine, query: Query) -> list[Row]:
-    """The engines working on the store, oldest first, with the age of their heartbeat."""
+def engine_rows(
+    engine: Engine, query: Query, text: str = "", offset: int = 0, limit: int = PAGE
+) -> list[Row]:
+    """The engines working on the store, oldest first, with the age of their heartbeat, their
+    workers busy and idle, and the queues they serve (a handful of rows: `text` filters them
+    here, on every cell). An engine of an older version has not recorded its workers: "?"."""
     now = engine.clock.now()
     rows = []
     for e in engine.status.engines():
         age = fmt_span(max(0.0, (now - e.heartbeat_at).total_seconds()))
-        cells = (e.host, str(e.pid), fmt(e.started_at), age, str(e.busy), e.id)
+        known = e.workers > 0
+        cells = (
+            e.host,
+            str(e.pid),
+            fmt(e.started_at),
+            age,
+            str(e.workers) if known else "?",
+            str(e.busy),
+            str(e.idle) if known else "?",
+            "all" if e.queues is None else ", ".join(e.queues),
+            e.id,
+        )
         rows.append(Row(e.id, cells))
-    return rows
+    return visible(rows, text)[offset : offset + limit]
 
 
 def header(engine: Engine) -> Header:
@@ -259,3 +299,15 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def visible(rows: Sequence[Row], text: str) -> list[Row]:
+    """The rows whose cells contain every word of `text` (any case)."""
+    words = text.lower().split()
+    if not words:
+        return list(rows)
+    return [r for r in rows if _matches(" ".join(r.cells).lower(), words)]
+
+
+def _matches(haystack: str, words: Iterable[str]) -> bool:
+    return all(w in haystack for w in words)

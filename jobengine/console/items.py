@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jobengine.console.data import PAGE, Detail, Row, blank, fmt
+from jobengine.console.data import PAGE, Detail, Row, blank, fmt, visible
 from jobengine.console.query import Query
 from jobengine.errors import JobEngineError
 from jobengine.resources import ResourceItem, ResourceLock, ResourceStatus
@@ -70,17 +70,20 @@ def parse_key(key: str) -> tuple[str, int]:
     return queue, int(item_id)
 
 
-def item_rows(engine: Engine, query: Query, limit: int = PAGE) -> list[Row]:
-    """The items of every queue (or of the chosen one) matching `query`'s status and tag, by
-    queue, then priority, then age."""
+def item_rows(
+    engine: Engine, query: Query, text: str = "", offset: int = 0, limit: int = PAGE
+) -> list[Row]:
+    """A page of the items of every queue (or of the chosen one) matching `query`'s status and
+    tag, by queue, then priority, then age; `text` keeps the rows holding each of its words
+    (among the items read: the resource API has no text search)."""
     items = engine.resources.find(
         queue=query.queue or None,
         status=query.state or None,
         tags=[query.tag] if query.tag else (),
-        limit=limit,
+        limit=offset + limit,
     )
     names = holder_names(engine, items)
-    return [_row(item, names) for item in items]
+    return visible([_row(item, names) for item in items], text)[offset : offset + limit]
 
 
 def holder_names(engine: Engine, items: list[ResourceItem]) -> dict[str, str]:

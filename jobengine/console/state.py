@@ -3,7 +3,7 @@ selected, and which rows an action applies to. No Textual, no engine."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from jobengine.console.data import Row
@@ -12,24 +12,21 @@ from jobengine.console.query import Query
 
 @dataclass
 class ViewState:
-    """One listing's state, kept across refreshes: the filter text, the selected keys and the
-    filter form's choices."""
+    """One listing's state, kept across refreshes: the filter text, the selected keys, the
+    filter form's choices and the page shown (its first row's offset)."""
 
     filter: str = ""
     selected: set[str] = field(default_factory=set)
     query: Query = field(default_factory=Query)  # the filter form's choices
+    offset: int = 0
 
 
-def visible(rows: Sequence[Row], text: str) -> list[Row]:
-    """The rows whose cells contain every word of `text` (any case)."""
-    words = text.lower().split()
-    if not words:
-        return list(rows)
-    return [r for r in rows if _matches(" ".join(r.cells).lower(), words)]
-
-
-def _matches(haystack: str, words: Iterable[str]) -> bool:
-    return all(w in haystack for w in words)
+def turn(offset: int, step: int, page: int, has_more: bool) -> int | None:
+    """The offset of the page `step` (1 or -1) away from the one at `offset`, or None when
+    there is none that way."""
+    if step > 0:
+        return offset + page if has_more else None
+    return max(0, offset - page) if offset > 0 else None
 
 
 def toggle(selected: set[str], key: str) -> set[str]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable
 
 from jobengine.console.data import Row
@@ -15,11 +16,19 @@ MARK = "●"
 
 
 class JobTable(DataTable[str]):
-    """Rows keyed by uuid; `show()` changes only the cells that changed."""
+    """Rows keyed by uuid; `show()` changes only the cells that changed. Moving past the last
+    row (or above the first) asks for the next (previous) page with `PastEdge`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Details"),  # shown in the footer, unlike the base's
     ]
+
+    class PastEdge(Message):
+        """The cursor was moved past the end (`step` 1) or the start (`step` -1)."""
+
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id)
@@ -33,6 +42,36 @@ class JobTable(DataTable[str]):
             return None
         row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
         return row_key.value
+
+    def _at_edge(self, step: int) -> bool:
+        row = self.cursor_coordinate.row
+        if step > 0 and row < self.row_count - 1:
+            return False
+        if step < 0 and row > 0:
+            return False
+        self.post_message(self.PastEdge(step))
+        return True
+
+    def action_cursor_down(self) -> None:
+        if not self._at_edge(1):
+            super().action_cursor_down()
+
+    def action_page_down(self) -> None:
+        if not self._at_edge(1):
+            super().action_page_down()
+
+    def action_cursor_up(self) -> None:
+        if not self._at_edge(-1):
+            super().action_cursor_up()
+
+    def action_page_up(self) -> None:
+        if not self._at_edge(-1):
+            super().action_page_up()
+
+    def land(self, where: str) -> None:
+        """Put the cursor on the first row ("top") or the last ("bottom")."""
+        if self.row_count:
+            self.move_cursor(row=0 if where == "top" else self.row_count - 1, animate=False)
 
     def set_columns(self, columns: Sequence[str]) -> None:
         if tuple(columns) == self._columns:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 import peewee
@@ -23,6 +24,12 @@ class EngineEntry(NamedTuple):
     pid: int
     started_ms: int
     heartbeat_ms: int
+    workers: int = 0  # 0: not recorded (an engine registered before migration 0007)
+    queues: tuple[str, ...] | None = None  # None: every queue
+
+
+def _queues(text: str | None) -> tuple[str, ...] | None:
+    return tuple(str(q) for q in json.loads(text)) if text is not None else None
 
 
 def pid_alive(pid: int) -> bool:
@@ -43,10 +50,27 @@ class EngineStore:
         self.db = db
         self.jobs = jobs
 
-    def register(self, engine_id: str, host: str, pid: int, now_ms: int) -> None:
+    def register(
+        self,
+        engine_id: str,
+        host: str,
+        pid: int,
+        now_ms: int,
+        *,
+        workers: int = 0,
+        queues: Sequence[str] | None = None,
+    ) -> None:
+        """Add the row of a starting engine: who it is, its `workers` and the `queues` it
+        serves (None: every queue)."""
         with immediate(self.db):
             E.insert(
-                id=engine_id, host=host, pid=pid, started_ms=now_ms, heartbeat_ms=now_ms
+                id=engine_id,
+                host=host,
+                pid=pid,
+                started_ms=now_ms,
+                heartbeat_ms=now_ms,
+                workers=workers,
+                queues=json.dumps(list(queues)) if queues is not None else None,
             ).execute(self.db)
 
     def heartbeat(self, engine_id: str, now_ms: int) -> bool:
@@ -64,12 +88,12 @@ class EngineStore:
 
     def entries(self) -> list[EngineEntry]:
         """Every registered engine, oldest start first (a read; no lock taken)."""
-        query = E.select(E.id, E.host, E.pid, E.started_ms, E.heartbeat_ms).order_by(
-            E.started_ms, E.id
-        )
+        query = E.select(
+            E.id, E.host, E.pid, E.started_ms, E.heartbeat_ms, E.workers, E.queues
+        ).order_by(E.started_ms, E.id)
         return [
-            EngineEntry(str(i), str(h), int(p), int(s), int(b))
-            for i, h, p, s, b in query.tuples().execute(self.db)
+            EngineEntry(str(i), str(h), int(p), int(s), int(b), int(w), _queues(q))
+            for i, h, p, s, b, w, q in query.tuples().execute(self.db)
         ]
 
     def dead(self, host: str, now_ms: int, stale_ms: int) -> list[str]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import peewee
 
 from jobengine.errors import StoreError
 from jobengine.store.db import immediate, translate_errors
+from jobengine.store.match import words_condition
 from jobengine.store.models import EventLogRow as E
 from jobengine.store.records import Event, Finish
 
@@ -77,29 +78,32 @@ class EventStore:
         scheduled_job: str | None = None,
         since_ms: int | None = None,
         until_ms: int | None = None,
+        text: str | None = None,
         limit: int = 1000,
+        offset: int = 0,
     ) -> list[Event]:
-        """Events matching every given filter, newest first. `level` means that level or
-        worse ("warning" gives warnings and errors)."""
+        """Events matching every given filter, newest first, `offset` of them skipped. `level`
+        means that level or worse ("warning" gives warnings and errors); `text` keeps the
+        events whose level, event, message, host or job contain each of its words."""
         query = E.select(*_COLUMNS)
-        conds = []
-        if level is not None:
-            if level not in LEVELS:
-                raise StoreError(f"unknown level {level!r}; known: {', '.join(LEVELS)}")
-            conds.append(E.level.in_(LEVELS[LEVELS.index(level) :]))
-        if event is not None:
-            conds.append(E.event == event)
-        if job is not None:
-            conds.append(E.job == job)
-        if scheduled_job is not None:
-            conds.append(E.scheduled_job == scheduled_job)
-        if since_ms is not None:
-            conds.append(E.at_ms >= since_ms)
-        if until_ms is not None:
-            conds.append(E.at_ms <= until_ms)
-        for cond in conds:
-            query = query.where(cond)
+        if level is not None and level not in LEVELS:
+            raise StoreError(f"unknown level {level!r}; known: {', '.join(LEVELS)}")
+        given: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
+            (level, lambda v: E.level.in_(LEVELS[LEVELS.index(v) :])),
+            (event, lambda v: E.event == v),
+            (job, lambda v: E.job == v),
+            (scheduled_job, lambda v: E.scheduled_job == v),
+            (since_ms, lambda v: E.at_ms >= v),
+            (until_ms, lambda v: E.at_ms <= v),
+            (text, lambda v: words_condition([E.level, E.event, E.message, E.host, E.job], v)),
+        )
+        for value, make in given:
+            cond = make(value) if value is not None else None
+            if cond is not None:
+                query = query.where(cond)
         query = query.order_by(E.at_ms.desc(), E.id.desc()).limit(max(0, limit))
+        if offset:
+            query = query.offset(offset)
         return [Event(*row) for row in query.tuples().execute(self.db)]
 
     def purge(self, before_ms: int) -> int:

@@ -21,6 +21,7 @@ from jobengine.retry import Retry, retry_delay_s
 from jobengine.store.attempts import appended, is_recorded
 from jobengine.store.db import driver_errors, immediate, is_sqlite, translate_errors
 from jobengine.store.eventlog import end_event, write_events
+from jobengine.store.match import words_condition
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import JobMessageRow as M
 from jobengine.store.records import Batch, Event, Finish, JobRecord, NewJob, Recorded
@@ -496,13 +497,22 @@ class JobStore:
         return out
 
     def select(
-        self, *, limit: int | None = None, newest_first: bool = False, **filters: Any
+        self,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+        text: str | None = None,
+        **filters: Any,
     ) -> list[JobRecord]:
         """Jobs matching every given filter (None = no filter), oldest first.
 
         Args:
             limit: at most this many: the oldest ones, or with `newest_first` the newest.
+            offset: skip this many first (a listing's later pages).
             newest_first: newest first (by insertion order).
+            text: only jobs whose state, description, method, key, queue, host or error
+                message contain each of its words (any case).
             filters: uuid, state, key, method, description, scheduled_job, queue, parent,
                 begin_after_ms (begun at or after), begin_before_ms (begun at or before),
                 end_before_ms (ended at or before).
@@ -511,9 +521,14 @@ class JobStore:
         query = J.select(*_COLUMNS)
         if cond is not None:
             query = query.where(cond)
+        words = words_condition(_TEXT_COLUMNS, text)
+        if words is not None:
+            query = query.where(words)
         query = query.order_by(J.id.desc() if newest_first else J.id)
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         return [from_tuple(r) for r in query.tuples().execute(self.db)]
 
     def count_due(self, now_ms: int, queues: Sequence[str] | None = None) -> int:
@@ -654,6 +669,9 @@ _FILTERS = {
     "begin_before_ms": lambda v: J.begin_ms <= v,
     "end_before_ms": lambda v: J.end_ms <= v,
 }
+
+
+_TEXT_COLUMNS = (J.state, J.description, J.method, J.key, J.queue, J.host, J.error_message)
 
 
 def _waiting_retry() -> Any:

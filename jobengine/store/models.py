@@ -76,6 +76,8 @@ class EngineRow(BaseModel):
     pid = peewee.IntegerField()
     started_ms = peewee.BigIntegerField()
     heartbeat_ms = peewee.BigIntegerField()
+    workers = peewee.IntegerField(default=0)  # 0: unknown (registered before migration 0007)
+    queues = peewee.TextField(null=True)  # JSON list of the queues it serves; NULL: every queue
 
     class Meta:
         table_name = "engine"

@@ -25,6 +25,7 @@ from jobengine.store import revision
 from jobengine.store.db import immediate, is_sqlite, translate_errors
 from jobengine.store.eventlog import HOST, purge_older, write_events
 from jobengine.store.jobs import JobStore
+from jobengine.store.match import words_condition
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import OccurrenceRow as O
 from jobengine.store.models import ScheduledJobRow as S
@@ -254,6 +255,31 @@ class ScheduledStore:
         if limit is not None:
             query = query.limit(limit)
         return [_record(r) for r in query.tuples().execute(self.db)]
+
+    def overview(
+        self, *, text: str | None = None, limit: int = 500, offset: int = 0
+    ) -> list[tuple[ScheduledRecord, RunState | None, str | None]]:
+        """One page of rows by name (as `select` orders them) whose name, description, method
+        or key contain every word of `text`, each with its last scheduler run's state (None
+        when there is none, or retention removed it) and the state of its last run of any
+        kind: one read, the runs joined in SQL (a listing makes no query per row)."""
+        last, sched = J.alias("last_run"), J.alias("sched_run")
+        query = (
+            S.select(*_COLUMNS, last.state, sched.state, sched.end_ms, sched.attempt)
+            .join_from(S, last, peewee.JOIN.LEFT_OUTER, on=(last.uuid == S.last_job))
+            .join_from(S, sched, peewee.JOIN.LEFT_OUTER, on=(sched.uuid == S.sched_job))
+        )
+        cond = words_condition([S.metadata, S.description, S.method, S.key], text)
+        if cond is not None:
+            query = query.where(cond)
+        query = query.order_by(S.metadata, S.created_ms, S.uuid).limit(limit).offset(offset)
+        out: list[tuple[ScheduledRecord, RunState | None, str | None]] = []
+        n = len(_COLUMNS)
+        for row in query.tuples().execute(self.db):
+            last_state, run_state, run_end, run_attempt = row[n:]
+            run = RunState(run_state, run_end, run_attempt) if run_state is not None else None
+            out.append((_record(row[:n]), run, last_state))
+        return out
 
     def changed_since(self, revision: int) -> list[ScheduledRecord]:
         query = S.select(*_COLUMNS).where(S.revision > revision).order_by(S.revision)

@@ -118,8 +118,10 @@ def _run_on_host(
     """Write what engine-1's workers would report: starts, progress, messages, outcomes."""
     store = engine.store
     at = to_ms(NOW) - 60_000
-    store.engines.register("engine-1", HOST, 4242, to_ms(NOW - timedelta(hours=2)))
-    store.engines.register("engine-2", "host-b", 5151, to_ms(NOW - timedelta(hours=1)))
+    store.engines.register("engine-1", HOST, 4242, to_ms(NOW - timedelta(hours=2)), workers=4)
+    store.engines.register(
+        "engine-2", "host-b", 5151, to_ms(NOW - timedelta(hours=1)), workers=2, queues=["index"]
+    )
     assert len(store.jobs.claim("engine-1", 10, at, queues=["default"])) == len(claimed)
     batch = Batch(
         started={j.uuid: (to_ms(j.begin) + 1000, HOST, 4300 + i) for i, j in enumerate(claimed)},

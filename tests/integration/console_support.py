@@ -80,12 +80,37 @@ def copied(template: Path, folder: Path) -> Iterator[Engine]:
         client.close()
 
 
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait until the console's reads (on worker threads) have ended and their rows show."""
+    app = pilot.app
+    assert isinstance(app, ConsoleApp)
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await Pilot.pause(pilot)
+        if not app.is_reading:
+            return
+    raise AssertionError("the console kept reading")
+
+
+class SettledPilot(Pilot[None]):
+    """A Pilot whose presses and pauses return once the reads they caused have shown."""
+
+    async def press(self, *keys: str) -> None:
+        await super().press(*keys)
+        await settle(self)
+
+    async def pause(self, delay: float | None = None) -> None:
+        await super().pause(delay)
+        await settle(self)
+
+
 def drive(
     engine: Engine, steps: Callable[[ConsoleApp, Pilot[None]], Awaitable[None]], **kw: bool
 ) -> None:
     async def main() -> None:
         app = ConsoleApp(engine, **kw)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=SIZE):
+            pilot = SettledPilot(app)
             await pilot.pause()
             await steps(app, pilot)
 

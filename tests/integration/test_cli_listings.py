@@ -121,6 +121,7 @@ def test_status_shows_engines_queue_depth_counts_and_lock(
     assert status["locked"]["by"] and is_iso(status["locked"]["at"])
     [listed] = status["engines"]
     assert (listed["id"], listed["pid"], listed["busy"]) == (engine.engine_id, os.getpid(), 1)
+    assert (listed["workers"], listed["idle"], listed["queues"]) == (1, 0, None)
     assert listed["alive"] is True and 0 <= listed["heartbeat_age_s"] < 15
     text = invoke(sqlite_url, "status").stdout
     assert "LOCKED" in text and "nobody-serves-it 1" in text and engine.engine_id in text

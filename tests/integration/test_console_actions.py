@@ -295,10 +295,10 @@ def test_f_filters_the_event_log_by_level_event_and_job(engine: Engine) -> None:
 # -- 5: the engines -------------------------------------------------------------------------
 
 
-def test_5_lists_the_engines_with_host_pid_and_heartbeat_age(
+def test_5_lists_the_engines_with_host_pid_heartbeat_age_workers_and_queues(
     engine: Engine, make_engine: MakeEngine
 ) -> None:
-    running = make_engine(engine.url, workers=1, queues=["idle"])  # claims none of the jobs
+    running = make_engine(engine.url, workers=2, queues=["idle", "spare"])  # claims no job
     [status] = engine.status.engines()
     assert (status.id, status.host, status.pid, status.busy) == (
         running.engine_id,
@@ -306,6 +306,7 @@ def test_5_lists_the_engines_with_host_pid_and_heartbeat_age(
         os.getpid(),
         0,
     )
+    assert (status.workers, status.idle, status.queues) == (2, 2, ("idle", "spare"))
 
     async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
         await pilot.press("5")
@@ -314,6 +315,12 @@ def test_5_lists_the_engines_with_host_pid_and_heartbeat_age(
         assert column(app, "pid") == [str(os.getpid())]
         assert column(app, "engine") == [running.engine_id]
         assert column(app, "heartbeat age")[0].endswith("s")
+        assert (column(app, "workers"), column(app, "busy"), column(app, "idle")) == (
+            ["2"],
+            ["0"],
+            ["2"],
+        )
+        assert column(app, "queues") == ["idle, spare"]
         await pilot.press("enter", "d", "f")  # nothing to act on here: no screen opens
         assert len(app.screen_stack) == 1
 

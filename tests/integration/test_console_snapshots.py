@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from jobengine import Engine
 from jobengine.console.app import ConsoleApp
 from tests.integration import console_demo
+from tests.integration.console_support import settle
 
 pytest.importorskip("pytest_textual_snapshot")
 pytestmark = pytest.mark.timeout(120)
@@ -68,10 +69,12 @@ def snap(
     """Press `press`, run `then`, let the table lay out its columns, and compare."""
 
     async def steps(pilot: Pilot[None]) -> None:
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press(*press)
+        await settle(pilot)
         if then is not None:
             await then(pilot)
+            await settle(pilot)
         for _ in range(3):  # column widths settle on idle, after the rows arrive
             await pilot.pause(0.1)
 
@@ -79,6 +82,7 @@ def snap(
 
 
 async def _cursor_on(pilot: Pilot[None], column: str, value: str) -> None:
+    await settle(pilot)
     app = pilot.app
     assert isinstance(app, ConsoleApp)
     index = list(app.view.columns).index(column)

@@ -88,7 +88,7 @@ def test_console_in_a_terminal_shows_a_submitted_job_and_cancels_it_with_c_y(
     uuid = submitted.stdout.strip()
     env = subprocess_env(JOBENGINE_REGISTRY=str(procs.no_registry), TERM="xterm-256color")
     terminal.start([sys.executable, "-m", "jobengine", "console", "--db", db], env)
-    terminal.shows("Scheduled jobs: 0 of 0")
+    terminal.shows("Scheduled jobs: 0")
     terminal.keys("2")
     screen = terminal.shows("tests.integration.jobs:wait_for_file")
     assert "ACTIVE" in screen

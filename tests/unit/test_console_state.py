@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from jobengine.console.data import Row, fmt_span, safe_url
-from jobengine.console.state import prune, targets, toggle, visible
+from jobengine.console.data import Row, fmt_span, safe_url, visible
+from jobengine.console.state import prune, targets, toggle
 
 ROWS = [
     Row("a", ("COMPLETED", "Nightly cleanup", "pkg:clean")),
@@ -41,3 +41,19 @@ def test_durations_and_urls_read_well() -> None:
     assert fmt_span(3725) == "1h02m"
     assert safe_url("postgresql://u:secret@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert safe_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_turn_gives_the_next_page_only_when_more_follow_and_the_previous_down_to_zero() -> None:
+    from jobengine.console.state import turn
+
+    assert turn(0, 1, 500, True) == 500
+    assert turn(500, 1, 500, False) is None
+    assert turn(500, -1, 500, False) == 0
+    assert turn(0, -1, 500, True) is None
+
+
+def test_reads_after_notifications_stay_a_coalescing_gap_apart() -> None:
+    from jobengine.console.live import delay_s
+
+    assert delay_s(10.0, 9.0, 0.3) == 0.0
+    assert abs(delay_s(10.0, 9.9, 0.3) - 0.2) < 1e-9
