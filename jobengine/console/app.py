@@ -254,7 +254,8 @@ class ConsoleApp(App[None]):
         self._poked.clear()
         if self._soon is None:
             wait = live.delay_s(time.monotonic(), self._last_read_s)
-            self._soon = self.set_timer(wait, self._refresh_soon)
+            # Textual's timer divides by its delay: a zero one raises inside the timer task
+            self._soon = self.set_timer(max(wait, 0.001), self._refresh_soon)
 
     def _refresh_soon(self) -> None:
         self._soon = None
