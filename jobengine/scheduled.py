@@ -295,7 +295,7 @@ class ScheduledJobs:
         Raises:
             JobEngineError: no such job, or the name has several (give the uuid).
         """
-        if _is_uuid(name):
+        if is_uuid(name):
             found = self.find(name)
             if found is not None:
                 return found
@@ -566,7 +566,8 @@ def _check_fields(job: ScheduledJob) -> None:
         raise JobEngineError("a predefined job takes no params")
 
 
-def _is_uuid(text: str) -> bool:
+def is_uuid(text: str) -> bool:
+    """Whether `text` spells a uuid (how a person names a job by its id)."""
     try:
         uuidlib.UUID(text)
     except ValueError:

@@ -316,9 +316,9 @@ def _log_target(engine: Any, given: str | None) -> tuple[str | None, str | None]
     else a uuid is taken as a background job's (its events outlive the job itself)."""
     if given is None:
         return None, None
-    from jobengine.scheduled import _is_uuid
+    from jobengine.scheduled import is_uuid
 
-    if _is_uuid(given):
+    if is_uuid(given):
         found = engine.scheduled.find(given)
         return (found.uuid, None) if found is not None else (None, given)
     return _named(engine, given).uuid, None

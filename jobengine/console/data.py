@@ -3,7 +3,6 @@ listings, the header, and the text of the detail screens. No Textual here, no st
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from jobengine.console.query import Query
 from jobengine.errors import JobEngineError
+from jobengine.scheduled import is_uuid
 from jobengine.state import JobState
 
 if TYPE_CHECKING:
@@ -288,17 +288,9 @@ def find_job(engine: Engine, text: str) -> tuple[str, bool, str]:
         return sj.uuid, True, sj.metadata
     if job is not None:
         return job.uuid, False, job.uuid[:8]
-    if _is_uuid(text):  # a job retention removed still has events
+    if is_uuid(text):  # a job retention removed still has events
         return text, False, text[:8]
     raise JobEngineError(f"job {text!r}: not a scheduled job's name nor a job's uuid")
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuidlib.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def visible(rows: Sequence[Row], text: str) -> list[Row]:
