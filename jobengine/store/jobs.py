@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any
 
@@ -295,11 +295,13 @@ class JobStore:
             # A bare claim of jobs that all go to workers: one statement on PostgreSQL.
             claimed = self.claim(claim_for, claim_limit, now_ms, queues, handed=True)
             return Recorded([], [], handed=frozenset(r.uuid for r in claimed)), claimed
+        ending = {f.uuid for f in batch.finishes}
+        with_end = {u: s for u, s in batch.started.items() if u in ending}
         with immediate(self.db):
-            self._write_started(batch, owner)
+            self._write_started(batch, owner, skip=with_end)
             self._write_progress(batch)
             self._run_many(self.sql.message, batch.messages)
-            recorded = self._write_finishes(batch.finishes, owner)
+            recorded = self._write_finishes(batch.finishes, owner, with_end)
             handed = self.hand(owner, hand) if owner and hand else set()
             claimed = (
                 self._claim_in_txn(claim_for, claim_limit, now_ms, queues)
@@ -310,19 +312,30 @@ class JobStore:
                 handed |= self.hand(claim_for, [r.uuid for r in claimed[:hand_claimed]])
         return replace(recorded, handed=frozenset(handed)), claimed
 
-    def _write_started(self, batch: Batch, owner: str | None = None) -> None:
+    def _write_started(
+        self, batch: Batch, owner: str | None = None, skip: Collection[str] = ()
+    ) -> None:
+        """Write the batch's starts, but those in `skip` (written with their ends)."""
+        starts = [(u, s) for u, s in batch.started.items() if u not in skip]
         if owner is None:
-            rows = [(ms, host, pid, uuid) for uuid, (ms, host, pid) in batch.started.items()]
+            rows = [(ms, host, pid, uuid) for uuid, (ms, host, pid) in starts]
             self._run_many(self.sql.started, rows)
         else:
-            owned = [(ms, host, pid, u, owner) for u, (ms, host, pid) in batch.started.items()]
+            owned = [(ms, host, pid, u, owner) for u, (ms, host, pid) in starts]
             self._run_many(self.sql.started_owned, owned)
 
     def _write_progress(self, batch: Batch) -> None:
         rows = [(pct, text, uuid) for uuid, (pct, text) in batch.progress.items()]
         self._run_many(self.sql.progress, rows)
 
-    def _write_finishes(self, finishes: Sequence[Finish], owner: str | None = None) -> Recorded:
+    def _write_finishes(
+        self,
+        finishes: Sequence[Finish],
+        owner: str | None = None,
+        starts: Mapping[str, tuple[int, str, int]] | None = None,
+    ) -> Recorded:
+        """End `finishes` (only `owner`'s jobs, if given); `starts` are starts not written
+        yet, written with the ends of their jobs."""
         ended: list[str] = []
         retried: list[str] = []
         retry_at: list[int] = []
@@ -339,6 +352,10 @@ class JobStore:
             row = current.get(fin.uuid)
             if row is None:
                 continue  # already settled elsewhere (cancel before start, dead-engine settle)
+            start = starts.get(fin.uuid) if starts else None
+            if start is not None:
+                row["started_ms"] = start[0]  # the attempt's history sees it as started
+            row["start"] = start
             delay = _retry_delay(fin, row)
             if delay is not None:
                 retry_at.append(self._send_back(fin, row, delay))
@@ -347,10 +364,10 @@ class JobStore:
                 self._end(fin, row)
                 ended.append(fin.uuid)
             elif is_recorded(fin, row):
-                self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row)))
+                self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row), start))
                 ended.append(fin.uuid)
             else:
-                plain.append(end_params(fin))
+                plain.append(end_params(fin, None, start))
                 ended.append(fin.uuid)
             if delay is None:
                 notable.append((fin, row))
@@ -397,7 +414,10 @@ class JobStore:
     def _send_back(self, fin: Finish, row: dict[str, Any], delay_s: float) -> int:
         """Queue the job again for its next attempt; returns when it may run."""
         run_after_ms = fin.end_ms + int(delay_s * 1000)
+        start = row.get("start")
+        place = {"host": start[1], "pid": start[2]} if start else {}  # where the attempt ran
         J.update(
+            **place,
             claimed_by=None,
             started_ms=None,
             attempt=row["attempt"] + 1,
@@ -411,10 +431,11 @@ class JobStore:
 
     def _end(self, fin: Finish, row: dict[str, Any]) -> None:
         self._lock_key(row["method"], row["key"])
+        start = row.get("start")
         if is_recorded(fin, row):
-            self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row)))
+            self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row), start))
         else:
-            self._exec(self.sql.end, end_params(fin))
+            self._exec(self.sql.end, end_params(fin, None, start))
         if row["key_held"]:
             self._promote(row["method"], row["key"])
 

@@ -61,8 +61,10 @@ class HotSql:
         self.message = f"INSERT INTO job_message (job_uuid, at_ms, text) VALUES ({p}, {p}, {p})"
         self.end = (
             f"UPDATE {TABLE} SET state = {p}, end_ms = {p}, result = {p}, error_type = {p}, "
-            f"error_message = {p}, error_traceback = {p}, key_held = {p} "
-            f"WHERE uuid = {p} AND state = 'ACTIVE'"
+            f"error_message = {p}, error_traceback = {p}, key_held = {p}, "
+            # A start not written yet is written with the end (NULLs keep what is there).
+            f"started_ms = COALESCE({p}, started_ms), host = COALESCE({p}, host), "
+            f"pid = COALESCE({p}, pid) WHERE uuid = {p} AND state = 'ACTIVE'"
         )
         # The same, also writing the job's attempts (end_params with `attempts`): off the hot
         # path, for failures and for completions after a retry.
