@@ -276,7 +276,8 @@ class Dispatcher:
         start = self._starts.pop(ev.uuid, None)
         if start is not None:
             self._batch.started[ev.uuid] = start[1]  # the store writes it with the end
-        self._batch.finishes.append(_finish(ev, self.cfg.limits))
+        plain = rec is not None and not rec.key and rec.attempt == 1 and rec.scheduled_job is None
+        self._batch.finishes.append(_finish(ev, self.cfg.limits, plain))
         if rec is None or rec.key:
             self._maybe_work = True  # its freed key may let a queued job run
 
@@ -525,9 +526,10 @@ class Dispatcher:
             logger.exception("dispatcher shutdown failed")
 
 
-def _finish(ev: JobFinished, limits: Limits) -> Finish:
+def _finish(ev: JobFinished, limits: Limits, is_plain: bool = False) -> Finish:
     """The outcome to store: text made storable and within limits; a result that cannot be
-    stored fails the job with the reason instead of blocking every other job's write."""
+    stored fails the job with the reason instead of blocking every other job's write.
+    `is_plain`: see `Finish.is_plain`."""
     err = ev.error
     state, result = ev.state.value, ev.result
     error = (err.type, err.message, err.traceback) if err else (None, None, None)
@@ -548,6 +550,7 @@ def _finish(ev: JobFinished, limits: Limits) -> Finish:
         error_traceback=clip(error[2], cut, "traceback") if error[2] is not None else None,
         retry_delay_s=ev.retry_delay_s,
         holds_resources=ev.holds_resources,
+        is_plain=is_plain,
     )
 
 

@@ -295,6 +295,8 @@ class JobStore:
             # A bare claim of jobs that all go to workers: one statement on PostgreSQL.
             claimed = self.claim(claim_for, claim_limit, now_ms, queues, handed=True)
             return Recorded([], [], handed=frozenset(r.uuid for r in claimed)), claimed
+        if owner and not hand and not claim_limit and self._ended_plainly(batch, owner):
+            return Recorded([batch.finishes[0].uuid], []), []
         ending = {f.uuid for f in batch.finishes}
         with_end = {u: s for u, s in batch.started.items() if u in ending}
         with immediate(self.db):
@@ -311,6 +313,19 @@ class JobStore:
             if claim_for and claimed and hand_claimed > 0:
                 handed |= self.hand(claim_for, [r.uuid for r in claimed[:hand_claimed]])
         return replace(recorded, handed=frozenset(handed)), claimed
+
+    def _ended_plainly(self, batch: Batch, owner: str) -> bool:
+        """A lone plain completion (the latency case): one conditional UPDATE, its own
+        transaction. False, having written nothing, for anything else."""
+        if batch.progress or batch.messages or len(batch.finishes) != 1:
+            return False
+        fin = batch.finishes[0]
+        if not fin.is_plain or fin.state != "COMPLETED" or fin.holds_resources:
+            return False
+        if len(batch.started) > (fin.uuid in batch.started):
+            return False  # other jobs' starts to write: the batch path
+        params = (*end_params(fin, None, batch.started.get(fin.uuid)), owner)
+        return bool(self._run(self.sql.end_plain, params))
 
     def _write_started(
         self, batch: Batch, owner: str | None = None, skip: Collection[str] = ()

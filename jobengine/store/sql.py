@@ -66,6 +66,12 @@ class HotSql:
             f"started_ms = COALESCE({p}, started_ms), host = COALESCE({p}, host), "
             f"pid = COALESCE({p}, pid) WHERE uuid = {p} AND state = 'ACTIVE'"
         )
+        # A plain completion (see Finish.is_plain), last parameter the owner: nothing else to
+        # write, so the UPDATE is the whole transaction.
+        self.end_plain = (
+            self.end + f" AND claimed_by = {p} AND \"key\" = '' AND attempt = 1 "
+            "AND scheduled_job IS NULL RETURNING uuid"
+        )
         # The same, also writing the job's attempts (end_params with `attempts`): off the hot
         # path, for failures and for completions after a retry.
         self.end_attempts = self.end.replace(" WHERE uuid", f", attempts = {p} WHERE uuid")
