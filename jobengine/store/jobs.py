@@ -198,16 +198,13 @@ class JobStore:
         """Take up to `limit` runnable jobs for `engine_id`: priority first, then arrival.
 
         A job is runnable when ACTIVE, unclaimed, due (`run_after_ms` <= now) and either keyless
-        or the holder of its key. Each job goes to exactly one engine: SKIP LOCKED on
-        PostgreSQL, BEGIN IMMEDIATE on SQLite, and a conditional UPDATE on both. With `handed`
-        the jobs are marked as given to workers at once (see `hand`).
+        or the holder of its key. Each job goes to exactly one engine: one UPDATE that picks and
+        marks (SKIP LOCKED on PostgreSQL; SQLite's single writer) and re-checks that the job is
+        unclaimed. With `handed` the jobs are marked as given to workers at once (see `hand`).
         """
         if limit <= 0:
             return []
-        if not self._sqlite:
-            return self._claim_in_txn(engine_id, limit, now_ms, queues, handed)  # one statement
-        with immediate(self.db):
-            return self._claim_in_txn(engine_id, limit, now_ms, queues, handed)
+        return self._claim_in_txn(engine_id, limit, now_ms, queues, handed)  # one statement
 
     def _claim_in_txn(
         self,
@@ -220,15 +217,8 @@ class JobStore:
         qs = list(queues) if queues is not None else []
         if queues is not None and not qs:
             return []
-        if self._sqlite:
-            # Under BEGIN IMMEDIATE nobody else writes: pick, then mark what was picked.
-            ids = [r[0] for r in self._run(self.sql.claim_ids(len(qs)), (now_ms, *qs, limit))]
-            if not ids:
-                return []
-            rows = self._run(self.sql.claim_update(len(ids)), (engine_id, handed, *ids))
-        else:
-            sql = self.sql.claim_one_statement(len(qs))
-            rows = self._run(sql, (engine_id, handed, now_ms, *qs, limit))
+        sql = self.sql.claim_one_statement(len(qs))
+        rows = self._run(sql, (engine_id, handed, now_ms, *qs, limit))
         rows.sort(key=lambda r: (-r[1 + _PRIORITY], r[0]))
         return [from_tuple(r[1:]) for r in rows]
 
