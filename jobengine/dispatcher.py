@@ -60,6 +60,9 @@ class DispatchConfig:
     # once and the marks ride along with the next batch write instead of forcing a write each.
     hand_ahead: int = 0
     batch_s: float = 0.002  # longest a report waits to be written while workers are busy
+    # A start is written this long after it happened, or with the job's end if that comes
+    # first: a short job then costs one write, and a long one shows as started soon enough.
+    start_write_s: float = 0.02
     limits: Limits = DEFAULT_LIMITS
     max_jobs: int | None = None  # claim no more than this many jobs in all (None: no limit)
 
@@ -97,6 +100,8 @@ class Dispatcher:
         self._running: dict[str, JobRecord] = {}
         self._batch = Batch()
         self._batch_since = 0.0
+        # Starts not written yet: uuid -> (monotonic time seen, (ms, host, pid)), oldest first.
+        self._starts: dict[str, tuple[float, tuple[int, str, int]]] = {}
         self._ended_since_purge = False
         # Monotonic times of periodic work; "due" is when a delayed or retried job may run.
         self._timers = {
@@ -178,7 +183,7 @@ class Dispatcher:
         self._feed()
         self._timed(now)
         if self._should_write(now):
-            self._flush_and_claim()
+            self._flush_and_claim(now)
             self._feed()
         if self.drain.watched:
             self._note_drained()
@@ -191,6 +196,7 @@ class Dispatcher:
             until = min(until, self._timers["purge"])
         if self._batch:
             until = min(until, self._batch_since + self.cfg.batch_s)
+        until = min(until, self._oldest_start() + self.cfg.start_write_s)
         if self._maybe_work and self.pool.idle > 0:
             until = now
         return min(max(0.0, until - now), self.cfg.poll_s)
@@ -201,7 +207,7 @@ class Dispatcher:
         Under load this turns one transaction per job into one per few milliseconds; a lone
         job (the latency case) is written at once because nothing else is running.
         """
-        if self._needs_claim() or self._needs_hand():
+        if self._needs_claim() or self._needs_hand() or self._starts_due(now):
             return True
         if not self._batch:
             return False
@@ -209,6 +215,15 @@ class Dispatcher:
         if self._stopping or not self._running or (self.pool.idle > 0 and nothing_held):
             return True
         return len(self._batch.finishes) >= 64 or now - self._batch_since >= self.cfg.batch_s
+
+    def _starts_due(self, now: float) -> bool:
+        if not self._starts:
+            return False
+        return self._stopping or now >= self._oldest_start() + self.cfg.start_write_s
+
+    def _oldest_start(self) -> float:
+        """When the oldest start not written yet was seen (monotonic), or inf."""
+        return next(iter(self._starts.values()))[0] if self._starts else math.inf
 
     def _needs_hand(self) -> bool:
         """A worker with nothing to do waits for a ready job to be marked as given to it.
@@ -240,7 +255,7 @@ class Dispatcher:
         limits = self.cfg.limits
         for ev in events:
             if isinstance(ev, JobStarted):
-                b.started[ev.uuid] = (int(ev.at * 1000), self.cfg.host, ev.pid)
+                self._starts[ev.uuid] = (now, (int(ev.at * 1000), self.cfg.host, ev.pid))
             elif isinstance(ev, JobProgress):
                 text = clip(ev.text, limits.progress_text_bytes, "progress text")
                 b.progress[ev.uuid] = (ev.percent, text)
@@ -248,16 +263,23 @@ class Dispatcher:
                 text = clip(ev.text, limits.message_bytes, "message")
                 b.messages.append((ev.uuid, int(ev.at * 1000), text))
             elif isinstance(ev, JobFinished):
-                rec = self._running.pop(ev.uuid, None)
-                b.finishes.append(_finish(ev, limits))
-                if rec is None or rec.key:
-                    self._maybe_work = True  # its freed key may let a queued job run
+                self._fold_finish(ev)
             elif isinstance(ev, JobReturned):
                 # Queued in a worker but never started: run it next, elsewhere (it keeps its
                 # claim; at shutdown the claim is released with the rest of _ready).
                 rec = self._running.pop(ev.uuid, None)
                 if rec is not None:
                     self._ready.appendleft(rec)
+
+    def _fold_finish(self, ev: JobFinished) -> None:
+        rec = self._running.pop(ev.uuid, None)
+        start = self._starts.pop(ev.uuid, None)
+        if start is not None:
+            self._batch.started[ev.uuid] = start[1]  # the store writes it with the end
+        plain = rec is not None and not rec.key and rec.attempt == 1 and rec.scheduled_job is None
+        self._batch.finishes.append(_finish(ev, self.cfg.limits, plain))
+        if rec is None or rec.key:
+            self._maybe_work = True  # its freed key may let a queued job run
 
     def _take_cancels(self) -> None:
         with self._lock:
@@ -351,7 +373,8 @@ class Dispatcher:
         elif not self.drain.idle.is_set():
             self._maybe_work = True
 
-    def _flush_and_claim(self) -> None:
+    def _flush_and_claim(self, now: float) -> None:
+        self._take_starts(now - self.cfg.start_write_s)
         want, to_hand, hand_claimed = self._plan() if self._has_lease() else (0, [], 0)
         if not self._batch and want == 0 and not to_hand:
             return
@@ -387,6 +410,15 @@ class Dispatcher:
             (self._ready if rec.uuid in recorded.handed else self._claimed).append(rec)
         if want and len(claimed) == want:
             self._maybe_work = True  # there may be more
+
+    def _take_starts(self, seen_before: float) -> None:
+        """Move the starts seen before `seen_before` (monotonic) into the batch to write."""
+        while self._starts:
+            uuid, (seen, start) = next(iter(self._starts.items()))
+            if seen > seen_before:
+                return
+            del self._starts[uuid]
+            self._batch.started[uuid] = start
 
     def _count_claimed(self, want: int, got: int, drained: bool) -> None:
         """Charge the budget; a claim that found nothing while nothing ran means idle."""
@@ -481,6 +513,7 @@ class Dispatcher:
         try:
             finished = self.pool.stop(self.cfg.grace_s)  # given-back jobs return to _ready
             self._fold(finished, self.clock.monotonic())
+            self._take_starts(math.inf)
             held = [r.uuid for r in (*self._ready, *self._claimed)]
             self.store.jobs.unclaim(held, self.cfg.engine_id)
             self._ready.clear()
@@ -493,9 +526,10 @@ class Dispatcher:
             logger.exception("dispatcher shutdown failed")
 
 
-def _finish(ev: JobFinished, limits: Limits) -> Finish:
+def _finish(ev: JobFinished, limits: Limits, is_plain: bool = False) -> Finish:
     """The outcome to store: text made storable and within limits; a result that cannot be
-    stored fails the job with the reason instead of blocking every other job's write."""
+    stored fails the job with the reason instead of blocking every other job's write.
+    `is_plain`: see `Finish.is_plain`."""
     err = ev.error
     state, result = ev.state.value, ev.result
     error = (err.type, err.message, err.traceback) if err else (None, None, None)
@@ -516,6 +550,7 @@ def _finish(ev: JobFinished, limits: Limits) -> Finish:
         error_traceback=clip(error[2], cut, "traceback") if error[2] is not None else None,
         retry_delay_s=ev.retry_delay_s,
         holds_resources=ev.holds_resources,
+        is_plain=is_plain,
     )
 
 

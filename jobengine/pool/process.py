@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import multiprocess
-from multiprocess import spawn
+from multiprocess import forkserver, spawn
 
 from jobengine.limits import DEFAULT_LIMITS, Limits
 
@@ -140,6 +140,18 @@ class MultiprocessFactory:
         stderr_r.close()
         os.set_blocking(stderr_fd, False)
         return WorkerLink(_Process(process), parent_conn, reports, wakeup_w, shared, stderr_fd)
+
+
+def start_fork_server() -> None:
+    """Start the fork server now, with the worker side preloaded.
+
+    Its start-up (a new interpreter importing `jobengine.pool.child`, 0.2-0.4 s here) then
+    runs beside what this process does next instead of delaying the first worker; the pool's
+    factory uses the running server as it finds it.
+    """
+    multiprocess.get_context("forkserver").set_forkserver_preload([CHILD_MODULE])
+    with without_main():
+        forkserver.ensure_running()
 
 
 class _Process:

@@ -20,6 +20,7 @@ from jobengine.errors import JobEngineError, StoreError
 
 DEFAULT_URL = "sqlite:///jobengine.db"
 BUSY_TIMEOUT_MS = 30_000  # how long an SQLite statement waits for another writer
+IDLE_IN_TRANSACTION_MS = 5_000  # PostgreSQL ends a transaction left idle this long
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,13 @@ class _SqliteDatabase(_Tracked, peewee.SqliteDatabase):  # type: ignore[misc]
 
 
 class _PostgresqlDatabase(_Tracked, peewee.PostgresqlDatabase):  # type: ignore[misc]
-    pass
+    def _connect(self) -> Any:
+        conn = super()._connect()
+        # A process stopped inside a transaction (SIGSTOP, a paused VM) would keep its row
+        # locks for as long as it stays stopped, and the engine settling it would wait on them
+        # as long: the server ends such a transaction instead. Ours last milliseconds.
+        conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
+        return conn
 
 
 def open_database(target: Target) -> peewee.Database:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any
 
@@ -199,16 +199,13 @@ class JobStore:
         """Take up to `limit` runnable jobs for `engine_id`: priority first, then arrival.
 
         A job is runnable when ACTIVE, unclaimed, due (`run_after_ms` <= now) and either keyless
-        or the holder of its key. Each job goes to exactly one engine: SKIP LOCKED on
-        PostgreSQL, BEGIN IMMEDIATE on SQLite, and a conditional UPDATE on both. With `handed`
-        the jobs are marked as given to workers at once (see `hand`).
+        or the holder of its key. Each job goes to exactly one engine: one UPDATE that picks and
+        marks (SKIP LOCKED on PostgreSQL; SQLite's single writer) and re-checks that the job is
+        unclaimed. With `handed` the jobs are marked as given to workers at once (see `hand`).
         """
         if limit <= 0:
             return []
-        if not self._sqlite:
-            return self._claim_in_txn(engine_id, limit, now_ms, queues, handed)  # one statement
-        with immediate(self.db):
-            return self._claim_in_txn(engine_id, limit, now_ms, queues, handed)
+        return self._claim_in_txn(engine_id, limit, now_ms, queues, handed)  # one statement
 
     def _claim_in_txn(
         self,
@@ -221,15 +218,8 @@ class JobStore:
         qs = list(queues) if queues is not None else []
         if queues is not None and not qs:
             return []
-        if self._sqlite:
-            # Under BEGIN IMMEDIATE nobody else writes: pick, then mark what was picked.
-            ids = [r[0] for r in self._run(self.sql.claim_ids(len(qs)), (now_ms, *qs, limit))]
-            if not ids:
-                return []
-            rows = self._run(self.sql.claim_update(len(ids)), (engine_id, handed, *ids))
-        else:
-            sql = self.sql.claim_one_statement(len(qs))
-            rows = self._run(sql, (engine_id, handed, now_ms, *qs, limit))
+        sql = self.sql.claim_one_statement(len(qs))
+        rows = self._run(sql, (engine_id, handed, now_ms, *qs, limit))
         rows.sort(key=lambda r: (-r[1 + _PRIORITY], r[0]))
         return [from_tuple(r[1:]) for r in rows]
 
@@ -296,11 +286,15 @@ class JobStore:
             # A bare claim of jobs that all go to workers: one statement on PostgreSQL.
             claimed = self.claim(claim_for, claim_limit, now_ms, queues, handed=True)
             return Recorded([], [], handed=frozenset(r.uuid for r in claimed)), claimed
+        if owner and not hand and not claim_limit and self._ended_plainly(batch, owner):
+            return Recorded([batch.finishes[0].uuid], []), []
+        ending = {f.uuid for f in batch.finishes}
+        with_end = {u: s for u, s in batch.started.items() if u in ending}
         with immediate(self.db):
-            self._write_started(batch, owner)
+            self._write_started(batch, owner, skip=with_end)
             self._write_progress(batch)
             self._run_many(self.sql.message, batch.messages)
-            recorded = self._write_finishes(batch.finishes, owner)
+            recorded = self._write_finishes(batch.finishes, owner, with_end)
             handed = self.hand(owner, hand) if owner and hand else set()
             claimed = (
                 self._claim_in_txn(claim_for, claim_limit, now_ms, queues)
@@ -311,19 +305,43 @@ class JobStore:
                 handed |= self.hand(claim_for, [r.uuid for r in claimed[:hand_claimed]])
         return replace(recorded, handed=frozenset(handed)), claimed
 
-    def _write_started(self, batch: Batch, owner: str | None = None) -> None:
+    def _ended_plainly(self, batch: Batch, owner: str) -> bool:
+        """A lone plain completion (the latency case): one conditional UPDATE, its own
+        transaction. False, having written nothing, for anything else."""
+        if batch.progress or batch.messages or len(batch.finishes) != 1:
+            return False
+        fin = batch.finishes[0]
+        if not fin.is_plain or fin.state != "COMPLETED" or fin.holds_resources:
+            return False
+        if len(batch.started) > (fin.uuid in batch.started):
+            return False  # other jobs' starts to write: the batch path
+        params = (*end_params(fin, None, batch.started.get(fin.uuid)), owner)
+        return bool(self._run(self.sql.end_plain, params))
+
+    def _write_started(
+        self, batch: Batch, owner: str | None = None, skip: Collection[str] = ()
+    ) -> None:
+        """Write the batch's starts, but those in `skip` (written with their ends)."""
+        starts = [(u, s) for u, s in batch.started.items() if u not in skip]
         if owner is None:
-            rows = [(ms, host, pid, uuid) for uuid, (ms, host, pid) in batch.started.items()]
+            rows = [(ms, host, pid, uuid) for uuid, (ms, host, pid) in starts]
             self._run_many(self.sql.started, rows)
         else:
-            owned = [(ms, host, pid, u, owner) for u, (ms, host, pid) in batch.started.items()]
+            owned = [(ms, host, pid, u, owner) for u, (ms, host, pid) in starts]
             self._run_many(self.sql.started_owned, owned)
 
     def _write_progress(self, batch: Batch) -> None:
         rows = [(pct, text, uuid) for uuid, (pct, text) in batch.progress.items()]
         self._run_many(self.sql.progress, rows)
 
-    def _write_finishes(self, finishes: Sequence[Finish], owner: str | None = None) -> Recorded:
+    def _write_finishes(
+        self,
+        finishes: Sequence[Finish],
+        owner: str | None = None,
+        starts: Mapping[str, tuple[int, str, int]] | None = None,
+    ) -> Recorded:
+        """End `finishes` (only `owner`'s jobs, if given); `starts` are starts not written
+        yet, written with the ends of their jobs."""
         ended: list[str] = []
         retried: list[str] = []
         retry_at: list[int] = []
@@ -340,6 +358,10 @@ class JobStore:
             row = current.get(fin.uuid)
             if row is None:
                 continue  # already settled elsewhere (cancel before start, dead-engine settle)
+            start = starts.get(fin.uuid) if starts else None
+            if start is not None:
+                row["started_ms"] = start[0]  # the attempt's history sees it as started
+            row["start"] = start
             delay = _retry_delay(fin, row)
             if delay is not None:
                 retry_at.append(self._send_back(fin, row, delay))
@@ -348,10 +370,10 @@ class JobStore:
                 self._end(fin, row)
                 ended.append(fin.uuid)
             elif is_recorded(fin, row):
-                self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row)))
+                self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row), start))
                 ended.append(fin.uuid)
             else:
-                plain.append(end_params(fin))
+                plain.append(end_params(fin, None, start))
                 ended.append(fin.uuid)
             if delay is None:
                 notable.append((fin, row))
@@ -398,7 +420,10 @@ class JobStore:
     def _send_back(self, fin: Finish, row: dict[str, Any], delay_s: float) -> int:
         """Queue the job again for its next attempt; returns when it may run."""
         run_after_ms = fin.end_ms + int(delay_s * 1000)
+        start = row.get("start")
+        place = {"host": start[1], "pid": start[2]} if start else {}  # where the attempt ran
         J.update(
+            **place,
             claimed_by=None,
             started_ms=None,
             attempt=row["attempt"] + 1,
@@ -412,10 +437,11 @@ class JobStore:
 
     def _end(self, fin: Finish, row: dict[str, Any]) -> None:
         self._lock_key(row["method"], row["key"])
+        start = row.get("start")
         if is_recorded(fin, row):
-            self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row)))
+            self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row), start))
         else:
-            self._exec(self.sql.end, end_params(fin))
+            self._exec(self.sql.end, end_params(fin, None, start))
         if row["key_held"]:
             self._promote(row["method"], row["key"])
 

@@ -74,6 +74,9 @@ class Finish:
     error_traceback: str | None = None
     retry_delay_s: float | None = None
     holds_resources: bool = True  # the job may hold resource locks (False: it never asked)
+    # The job as claimed held no key, was on its first attempt and ran for no scheduled job:
+    # a completion is then one conditional UPDATE (the store checks all of it again).
+    is_plain: bool = False
 
     @classmethod
     def canceled_before_start(cls, uuid: str, end_ms: int) -> Finish:

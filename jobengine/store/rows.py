@@ -34,6 +34,9 @@ _NEW_DEFAULTS = {f.name: None for f in fields(JobRecord)} | {
 }
 
 
+_NO_START = (None, None, None)
+
+
 def new_record(job: NewJob, held: bool) -> JobRecord:
     """The record of a job just inserted, without reading it back.
 
@@ -52,8 +55,11 @@ def new_values(job: NewJob) -> tuple[Any, ...]:
     return tuple(_new_tuple(job))
 
 
-def end_params(fin: Finish, attempts: str | None = None) -> tuple[Any, ...]:
-    """Parameters of `HotSql.end`, or with `attempts` (the job's history) of `end_attempts`."""
+def end_params(
+    fin: Finish, attempts: str | None = None, start: tuple[int, str, int] | None = None
+) -> tuple[Any, ...]:
+    """Parameters of `HotSql.end`, or with `attempts` (the job's history) of `end_attempts`;
+    `start` (ms, host, pid) is a start to write with the end."""
     head = (
         fin.state,
         fin.end_ms,
@@ -62,5 +68,6 @@ def end_params(fin: Finish, attempts: str | None = None) -> tuple[Any, ...]:
         fin.error_message,
         fin.error_traceback,
         False,
+        *(start or _NO_START),
     )
     return (*head, fin.uuid) if attempts is None else (*head, attempts, fin.uuid)

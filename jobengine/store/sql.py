@@ -61,8 +61,16 @@ class HotSql:
         self.message = f"INSERT INTO job_message (job_uuid, at_ms, text) VALUES ({p}, {p}, {p})"
         self.end = (
             f"UPDATE {TABLE} SET state = {p}, end_ms = {p}, result = {p}, error_type = {p}, "
-            f"error_message = {p}, error_traceback = {p}, key_held = {p} "
-            f"WHERE uuid = {p} AND state = 'ACTIVE'"
+            f"error_message = {p}, error_traceback = {p}, key_held = {p}, "
+            # A start not written yet is written with the end (NULLs keep what is there).
+            f"started_ms = COALESCE({p}, started_ms), host = COALESCE({p}, host), "
+            f"pid = COALESCE({p}, pid) WHERE uuid = {p} AND state = 'ACTIVE'"
+        )
+        # A plain completion (see Finish.is_plain), last parameter the owner: nothing else to
+        # write, so the UPDATE is the whole transaction.
+        self.end_plain = (
+            self.end + f" AND claimed_by = {p} AND \"key\" = '' AND attempt = 1 "
+            "AND scheduled_job IS NULL RETURNING uuid"
         )
         # The same, also writing the job's attempts (end_params with `attempts`): off the hot
         # path, for failures and for completions after a retry.
@@ -79,23 +87,20 @@ class HotSql:
         return self.claim_head + queues + self.claim_tail + self.skip_locked
 
     def claim_one_statement(self, n_queues: int | None) -> str:
-        """PostgreSQL: pick and mark in one statement, so a claim outside a batch write needs
-        no BEGIN and COMMIT round trips (the UPDATE is atomic on its own). Parameters: the
-        engine id, whether the claimed jobs go to workers now (`handed`), then claim_ids's.
+        """Pick and mark in one statement, so a claim outside a batch write needs no BEGIN and
+        COMMIT (the UPDATE is atomic on its own; SQLite runs it under its one write lock).
+        Parameters: the engine id, whether the claimed jobs go to workers now (`handed`),
+        then claim_ids's.
 
-        `= ANY(ARRAY(...))` runs the pick once, as an init plan: with `IN (...)` the planner
-        may rescan the LIMIT ... SKIP LOCKED subquery per row and claim more than the limit.
+        On PostgreSQL `= ANY(ARRAY(...))` runs the pick once, as an init plan: with `IN (...)`
+        the planner may rescan the LIMIT ... SKIP LOCKED subquery per row and claim more than
+        the limit. SQLite runs an uncorrelated `IN (...)` once.
         """
+        pick = self.claim_ids(n_queues)
+        where = f"id IN ({pick})" if self.sqlite else f"id = ANY(ARRAY({pick}))"
         return (
             f"UPDATE {TABLE} SET claimed_by = {self.p}, handed = {self.p} "
-            f"WHERE id = ANY(ARRAY({self.claim_ids(n_queues)})) "
-            f"AND claimed_by IS NULL RETURNING id, {self.cols}"
-        )
-
-    def claim_update(self, n: int) -> str:
-        return (
-            f"UPDATE {TABLE} SET claimed_by = {self.p}, handed = {self.p} "
-            f"WHERE id IN ({self.marks(n)}) AND claimed_by IS NULL RETURNING id, {self.cols}"
+            f"WHERE {where} AND claimed_by IS NULL RETURNING id, {self.cols}"
         )
 
     def hand(self, n: int) -> str:

@@ -215,3 +215,43 @@ def test_claim_takes_no_more_than_its_limit(store: Store) -> None:
     assert [c.uuid for c in store.jobs.claim("e2", 2, NOW)] == jobs[1:3]
     claimed = {r.uuid: r.claimed_by for r in store.jobs.select()}
     assert claimed == {jobs[0]: "e1", jobs[1]: "e2", jobs[2]: "e2", jobs[3]: None, jobs[4]: None}
+
+
+def test_plain_completion_writes_the_end_and_its_unwritten_start_in_one_statement(
+    store: Store,
+) -> None:
+    job, _ = store.jobs.insert(new_job())
+    store.jobs.claim("e1", 1, NOW, handed=True)
+    fin = Finish(job.uuid, "COMPLETED", NOW + 5, result="3", holds_resources=False, is_plain=True)
+    recorded, _ = store.jobs.record(
+        Batch(started={job.uuid: (NOW + 1, "h", 7)}, finishes=[fin]), owner="e1"
+    )
+    assert recorded.ended == [job.uuid]
+    done = store.jobs.find(job.uuid)
+    assert done is not None
+    assert (done.state, done.started_ms, done.end_ms, done.host, done.pid, done.result) == (
+        "COMPLETED",
+        NOW + 1,
+        NOW + 5,
+        "h",
+        7,
+        "3",
+    )
+
+
+def test_plain_completion_of_a_keyed_or_retried_job_takes_the_full_path(store: Store) -> None:
+    keyed, _ = store.jobs.insert(new_job(key="k"))
+    waiting, _ = store.jobs.insert(new_job(key="k"), on_conflict="queue")
+    store.jobs.claim("e1", 1, NOW, handed=True)
+    # Marked plain by mistake: the store's own checks still pass the key on.
+    fin = Finish(keyed.uuid, "COMPLETED", NOW + 5, holds_resources=False, is_plain=True)
+    assert store.jobs.record(Batch(finishes=[fin]), owner="e1")[0].ended == [keyed.uuid]
+    assert store.jobs.find(waiting.uuid).key_held  # type: ignore[union-attr]
+
+
+def test_plain_completion_of_another_engines_job_writes_nothing(store: Store) -> None:
+    job, _ = store.jobs.insert(new_job())
+    store.jobs.claim("e2", 1, NOW, handed=True)
+    fin = Finish(job.uuid, "COMPLETED", NOW + 5, holds_resources=False, is_plain=True)
+    assert store.jobs.record(Batch(finishes=[fin]), owner="e1")[0].ended == []
+    assert store.jobs.find(job.uuid).state == "ACTIVE"  # type: ignore[union-attr]

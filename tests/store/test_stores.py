@@ -13,6 +13,7 @@ from jobengine.errors import StoreError
 from jobengine.store import Store
 from jobengine.store.db import parse_url
 from jobengine.store.models import BackgroundJobRow, EngineRow
+from tests.conftest import pg_url_or_skip
 from tests.store.conftest import NOW, new_job, run_per_store
 
 
@@ -169,3 +170,15 @@ def test_postgres_scheme_is_the_same_store_as_postgresql() -> None:
     short = parse_url("postgres://someone@db.example:5432/jobs")
     assert short.url == "postgresql://someone@db.example:5432/jobs"
     assert short.key == parse_url("postgresql://someone@db.example:5432/jobs").key
+
+
+@pytest.mark.pg
+def test_postgresql_ends_a_transaction_a_stopped_process_left_open() -> None:
+    # A SIGSTOPped engine inside a transaction would keep its row locks, and the engine
+    # settling it would wait on them while it stays stopped (tests/integration/test_fencing.py).
+    store = Store(pg_url_or_skip())
+    try:
+        rows = store.db.execute_sql("SHOW idle_in_transaction_session_timeout").fetchall()
+        assert rows == [("5s",)]
+    finally:
+        store.close()

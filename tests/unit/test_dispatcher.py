@@ -115,6 +115,41 @@ def test_outcome_times_come_from_the_engine_clock(rig: Rig) -> None:
     assert job.result() == 42
 
 
+def test_short_jobs_start_is_written_with_its_end_in_one_write(rig: Rig) -> None:
+    job = rig.engine.background.execute("tests.integration.jobs:add", args=[2, 40])
+    rig.step()
+    rig.step(JobStarted(job.uuid, 4242, rig.clock.time()))
+    assert job.refresh().started is None  # not written on its own
+    rig.clock.advance(0.005)
+    rig.step(JobFinished(job.uuid, JobState.COMPLETED, rig.clock.time(), "42"))
+    job.refresh()
+    assert job.state is JobState.COMPLETED
+    assert job.started == START and job.location == "testhost:4242"
+
+
+def test_long_jobs_start_shows_within_start_write_s(rig: Rig) -> None:
+    job = rig.engine.background.execute("tests.integration.jobs:add", args=[2, 40])
+    rig.step()
+    rig.step(JobStarted(job.uuid, 4242, rig.clock.time()))
+    rig.clock.advance(rig.dispatcher.cfg.start_write_s)
+    rig.step()
+    job.refresh()
+    assert job.state is JobState.ACTIVE and job.started == START
+    assert rig.engine.store.jobs.running_by_engine() == {"e-1": 1}
+
+
+def test_failed_attempt_ended_before_its_start_was_written_keeps_its_start(rig: Rig) -> None:
+    job = rig.engine.background.execute("tests.integration.jobs:add", args=[2, 40])
+    rig.step()
+    rig.step(JobStarted(job.uuid, 4242, rig.clock.time()))
+    rig.clock.advance(0.005)
+    error = ErrorInfo("ValueError", "no", "tb")
+    rig.step(JobFinished(job.uuid, JobState.FAILED, rig.clock.time(), error=error))
+    job.refresh()
+    assert job.state is JobState.FAILED and job.started == START
+    assert [a.start for a in job.attempts] == [START]
+
+
 def test_lone_surrogate_and_nul_in_reports_are_stored_escaped_and_block_nothing(rig: Rig) -> None:
     odd = rig.engine.background.execute("tests.integration.jobs:add", args=[1, 1])
     other = rig.engine.background.execute("tests.integration.jobs:add", args=[2, 2])
@@ -208,7 +243,7 @@ def test_engine_settled_while_paused_hands_out_nothing_it_had_claimed(rig: Rig) 
     rig.step()
     assert [s.uuid for s in rig.pool.submitted] == [first.uuid]
     rig.step(JobStarted(first.uuid, 1, rig.clock.time()))
-    rig.clock.advance(0.01)
+    rig.clock.advance(rig.dispatcher.cfg.start_write_s)
     rig.step()  # the start is written
     # Paused for 20 s: another engine finds us silent and settles us.
     rig.clock.advance(20)
