@@ -10,14 +10,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.markup import escape
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static
 
 from jobengine.console import actions, data, detail, item_screens, items, live, runs, state
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 REFRESH_S = 2.0
+W = TypeVar("W", bound=Widget)
 ACTIONS = {
     "run_now",
     "toggle_use",
@@ -165,8 +168,8 @@ class ConsoleApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self.query_one("#banner", Static).display = False
+        self.main_widget("#filter", Input).display = False
+        self.main_widget("#banner", Static).display = False
         self.refresh_rows()
         self.set_interval(REFRESH_S, self.refresh_rows)
         try:
@@ -182,7 +185,12 @@ class ConsoleApp(App[None]):
 
     @property
     def table(self) -> JobTable:
-        return self.query_one("#rows", JobTable)
+        return self.main_widget("#rows", JobTable)
+
+    def main_widget(self, selector: str, kind: type[W]) -> W:
+        """A widget of the listing screen, also while a form or a question is on top (the
+        app's own query_one looks at the screen on top, where a read's rows cannot land)."""
+        return self.screen_stack[0].query_one(selector, kind)
 
     @property
     def view(self) -> View:
@@ -226,12 +234,18 @@ class ConsoleApp(App[None]):
 
     @on(ReadDone)
     def _read_done(self, message: ReadDone) -> None:
-        got = message.got
         self._reading = False
+        try:
+            self._show_read(message.got)
+        except (NoMatches, IndexError):
+            # the rows came back while the app was closing: its widgets are gone
+            return
+
+    def _show_read(self, got: Got) -> None:
         vs = self.view_state
         current = Ask(self.view_name, vs.query, vs.filter, vs.offset)
         if got.head is None:
-            self.query_one("#header", Static).update(escape(f"store unreadable: {got.error}"))
+            self.main_widget("#header", Static).update(escape(f"store unreadable: {got.error}"))
         elif got.ask == current:
             self._show_header(got.head)
             self.rows, self.has_more = got.rows[:PAGE], len(got.rows) > PAGE
@@ -277,7 +291,7 @@ class ConsoleApp(App[None]):
             title += f"  filter: {vs.filter!r}"
         if vs.selected:
             title += f"  selected: {len(vs.selected)}"
-        self.query_one("#title", Static).update(escape(title))
+        self.main_widget("#title", Static).update(escape(title))
 
     @on(JobTable.PastEdge)
     def _turn_page(self, message: JobTable.PastEdge) -> None:
@@ -291,8 +305,8 @@ class ConsoleApp(App[None]):
     def _show_header(self, head: data.Header) -> None:
         mode = "  [read-only]" if self.read_only else ""
         text = f"{head.url}   active {head.active}   failed {head.failed}{mode}"
-        self.query_one("#header", Static).update(escape(text))
-        banner = self.query_one("#banner", Static)
+        self.main_widget("#header", Static).update(escape(text))
+        banner = self.main_widget("#banner", Static)
         banner.display = head.lock is not None
         if head.lock is not None:
             banner.update(escape(f"SCHEDULED JOBS LOCKED {head.lock}: none will start (L)"))
@@ -303,13 +317,13 @@ class ConsoleApp(App[None]):
         if name == self.view_name:
             return
         self.view_name = name
-        self.query_one("#filter", Input).value = self.view_state.filter
+        self.main_widget("#filter", Input).value = self.view_state.filter
         self._land = "top"
         self.refresh_rows()
         self.refresh_bindings()  # the footer shows the keys of this view
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.main_widget("#filter", Input)
         box.display = True
         box.focus()
 
@@ -355,13 +369,13 @@ class ConsoleApp(App[None]):
             self._close_filter()
 
     def _close_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.main_widget("#filter", Input)
         box.display = bool(box.value)
         self.table.focus()
 
     def on_key(self, event: object) -> None:
         key = getattr(event, "key", "")
-        if key == "escape" and self.query_one("#filter", Input).has_focus:
+        if key == "escape" and self.main_widget("#filter", Input).has_focus:
             self._close_filter()
 
     def action_select(self) -> None:
