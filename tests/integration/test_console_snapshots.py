@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from jobengine import Engine
 from jobengine.console.app import ConsoleApp
@@ -60,6 +61,23 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> Iterator
         engine.close()
 
 
+async def steady(pilot: Pilot[None]) -> None:
+    """Wait until two screenshots 0.1 s apart are equal: column widths settle on idle, after
+    the rows arrive, and later still on a loaded machine (a fixed pause once was too short).
+    Input cursors stop blinking, shown, or the wait itself would catch one hidden."""
+    for screen in pilot.app.screen_stack:
+        for box in screen.query(Input):
+            box.cursor_blink = False
+    last = ""
+    for _ in range(100):
+        await pilot.pause(0.1)
+        shot = pilot.app.export_screenshot()
+        if shot == last:
+            return
+        last = shot
+    raise AssertionError("the console's screen never settled")
+
+
 def snap(
     snap_compare: SnapCompare,
     engine: Engine,
@@ -75,8 +93,7 @@ def snap(
         if then is not None:
             await then(pilot)
             await settle(pilot)
-        for _ in range(3):  # column widths settle on idle, after the rows arrive
-            await pilot.pause(0.1)
+        await steady(pilot)
 
     assert snap_compare(SnapshotConsole(engine), terminal_size=SIZE, run_before=steps)
 
