@@ -21,11 +21,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make `bench.*` and `jobengine` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,6 +33,7 @@ from jobengine.clock import to_ms
 from jobengine.console import data
 from jobengine.console.query import Query
 from jobengine.store.records import Event
+from jobengine.testing import counting_statements
 
 PAGE = data.PAGE + 1  # what the console asks for: a page and one row to see if more follow
 Refresh = Callable[[Engine], object]
@@ -95,31 +94,13 @@ def refreshes(scheduled: int, background: int, events: int) -> dict[str, Refresh
     }
 
 
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    """Count the statements the store's database runs (an instance attribute, undone after)."""
-    db: Any = engine.store.db
-    seen: list[str] = []
-    original = db.execute_sql
-
-    def execute_sql(sql: str, *args: Any, **kw: Any) -> Any:
-        seen.append(sql)
-        return original(sql, *args, **kw)
-
-    db.execute_sql = execute_sql
-    try:
-        yield seen
-    finally:
-        del db.execute_sql
-
-
 def measure(
     engine: Engine, cases: dict[str, Refresh], repeats: int
 ) -> list[tuple[str, float, float, int, int]]:
     """(name, median ms, max ms, queries, rows) for each refresh."""
     out = []
     for name, refresh in cases.items():
-        with counting(engine) as seen:
+        with counting_statements(engine) as seen:
             found = refresh(engine)
         rows = len(found) if isinstance(found, list) else 1
         times = []

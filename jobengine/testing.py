@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from jobengine.engine import Engine
     from jobengine.pool.fake import FakeProcess, FakeProcessFactory
 
-__all__ = ["FakeClock", "FakeProcess", "FakeProcessFactory"]
+__all__ = ["FakeClock", "FakeProcess", "FakeProcessFactory", "counting_statements"]
 
 _HOMES = {"FakeProcess": "jobengine.pool.fake", "FakeProcessFactory": "jobengine.pool.fake"}
 
@@ -82,3 +85,22 @@ class FakeClock:
             self._now = at.astimezone(UTC)
             self._mono += max(0.0, forward)
             self._moved.notify_all()
+
+
+@contextmanager
+def counting_statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements the engine's store runs inside the block, in order: what tests and
+    benchmarks use to hold a screen or a call to a bounded number of queries."""
+    db: Any = engine.store.db
+    seen: list[str] = []
+    original = db.execute_sql
+
+    def execute_sql(sql: str, *args: Any, **kw: Any) -> Any:
+        seen.append(sql)
+        return original(sql, *args, **kw)
+
+    db.execute_sql = execute_sql  # an instance attribute: deleting it restores the method
+    try:
+        yield seen
+    finally:
+        del db.execute_sql

@@ -8,10 +8,8 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -23,7 +21,7 @@ from jobengine.console import data
 from jobengine.console.app import ConsoleApp
 from jobengine.console.query import Query
 from jobengine.store.records import Event
-from jobengine.testing import FakeClock
+from jobengine.testing import FakeClock, counting_statements
 from tests.integration.console_support import column, drive, static_text
 
 pytestmark = pytest.mark.timeout(180)
@@ -61,23 +59,6 @@ def big(tmp_path: Path) -> Iterator[Engine]:
         engine.close()
 
 
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    db: Any = engine.store.db
-    seen: list[str] = []
-    original = db.execute_sql
-
-    def execute_sql(sql: str, *args: Any, **kw: Any) -> Any:
-        seen.append(sql)
-        return original(sql, *args, **kw)
-
-    db.execute_sql = execute_sql
-    try:
-        yield seen
-    finally:
-        del db.execute_sql
-
-
 def test_each_refresh_reads_one_page_in_a_bounded_number_of_queries(big: Engine) -> None:
     every = Query(period="all")
     loads = {
@@ -86,13 +67,13 @@ def test_each_refresh_reads_one_page_in_a_bounded_number_of_queries(big: Engine)
         "events": lambda offset: data.event_rows(big, every, "", offset),
     }
     for name, load in loads.items():
-        with counting(big) as seen:
+        with counting_statements(big) as seen:
             first = load(0)
         assert (name, len(first), len(seen)) == (name, data.PAGE, 1)
         last = load(2 * data.PAGE)
         assert len(last) == 100
         assert not {r.key for r in first} & {r.key for r in last}
-    with counting(big) as seen:
+    with counting_statements(big) as seen:
         data.header(big)
         data.engine_rows(big, Query())
     assert len(seen) == 4  # counts, lock; engines, their running jobs

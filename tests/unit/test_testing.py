@@ -5,10 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from jobengine import testing
+from jobengine import Engine, testing
 from jobengine.testing import FakeClock
 
 
@@ -50,3 +51,14 @@ def test_job_gone_error_is_part_of_the_public_api() -> None:
     assert jobengine.JobGoneError is JobGoneError
     assert issubclass(jobengine.JobGoneError, JobEngineError)
     assert "JobGoneError" in jobengine.__all__
+
+
+def test_counting_statements_sees_each_query_and_then_lets_go(tmp_path: Path) -> None:
+    with Engine(f"sqlite:///{tmp_path}/count.db") as engine:
+        with testing.counting_statements(engine) as seen:
+            engine.background.get(limit=5)
+            engine.background.get(limit=5)
+        assert len(seen) == 2 and all(s.lstrip().upper().startswith("SELECT") for s in seen)
+        engine.background.get(limit=5)
+        assert len(seen) == 2  # outside the block nothing is counted
+        assert "execute_sql" not in vars(engine.store.db)
