@@ -24,7 +24,7 @@ TABLES = (
     "setting",
     "schema_migration",
 )
-SCHEMA_VERSION = 7  # the number of the newest migration module
+SCHEMA_VERSION = 8  # the number of the newest migration module
 
 
 def migrate(db: peewee.Database) -> list[str]:

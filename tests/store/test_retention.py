@@ -112,7 +112,7 @@ def test_a_store_at_schema_1_is_migrated_to_the_finished_order_index(store_url: 
     store = Store(store_url)
     try:
         applied = [m.name for m in Runner(store.db, MIGRATIONS_DIR).status() if m.applied]
-        assert len(applied) == SCHEMA_VERSION == 7
+        assert len(applied) == SCHEMA_VERSION == 8
         test_purge_walks_the_finished_index_in_order(store)
     finally:
         store.close()
