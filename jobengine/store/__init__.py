@@ -6,6 +6,9 @@ import os
 import threading
 from typing import Any, NamedTuple
 
+# First, before any module of the store imports peewee: psycopg waits for PostgreSQL.
+from jobengine.store import driver  # noqa: F401  # isort: skip
+
 import peewee
 
 from jobengine.errors import StoreError, StoreLostError

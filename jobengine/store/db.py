@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 import peewee
 
 from jobengine.errors import JobEngineError, StoreError
+from jobengine.store import driver
 
 DEFAULT_URL = "sqlite:///jobengine.db"
 BUSY_TIMEOUT_MS = 30_000  # how long an SQLite statement waits for another writer
@@ -207,6 +208,7 @@ def open_database(target: Target) -> peewee.Database:
     # A server that never answers fails a connect in 10 s instead of the OS's minutes; a URL
     # that names its own connect_timeout keeps it.
     extra = {} if "connect_timeout" in target.url else {"connect_timeout": 10}
+    driver.arm()
     return _PostgresqlDatabase(target.url, prefer_psycopg3=True, **extra)
 
 

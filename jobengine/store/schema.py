@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import glob
 import os
+from typing import TYPE_CHECKING
 
 import peewee
-from playhouse.migrations import Runner
 
 from jobengine.store.db import is_sqlite
+
+if TYPE_CHECKING:
+    from playhouse.migrations import Runner
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 # Every table the migrations create, dependants first: what a test or a benchmark drops to
@@ -24,6 +28,7 @@ TABLES = (
     "setting",
     "schema_migration",
 )
+HISTORY = "schema_migration"  # the runner's table of applied migrations
 SCHEMA_VERSION = 8  # the number of the newest migration module
 
 
@@ -37,7 +42,7 @@ def migrate(db: peewee.Database) -> list[str]:
     """
     if not pending(db):
         return []
-    runner = Runner(db, MIGRATIONS_DIR)
+    runner = _runner(db)
     if is_sqlite(db):
         # BEGIN IMMEDIATE serialises concurrent starters; the runner's own atomic()
         # blocks become savepoints inside it.
@@ -49,5 +54,21 @@ def migrate(db: peewee.Database) -> list[str]:
 
 
 def pending(db: peewee.Database) -> list[str]:
-    """Names of migrations not applied yet."""
-    return [m.name for m in Runner(db, MIGRATIONS_DIR).status() if not m.applied]
+    """Names of migrations not applied yet, oldest first.
+
+    Read from the runner's table without the runner: importing it imports every driver peewee
+    supports (psycopg among them, 0.2 s), which a current SQLite store never needs.
+    """
+    files = sorted(
+        os.path.basename(p)[:-3] for p in glob.glob(os.path.join(MIGRATIONS_DIR, "[0-9]*.py"))
+    )
+    applied: set[str] = set()
+    if db.table_exists(HISTORY):
+        applied = {name for (name,) in db.execute_sql(f"SELECT name FROM {HISTORY}").fetchall()}
+    return [name for name in files if name not in applied]
+
+
+def _runner(db: peewee.Database) -> Runner:
+    from playhouse.migrations import Runner
+
+    return Runner(db, MIGRATIONS_DIR, table_name=HISTORY)
