@@ -13,15 +13,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
 
 from jobengine.errors import JobEngineError
 from jobengine.retry import MAX_DELAY_S
 from jobengine.store import DEFAULT_URL
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 RET_OK = 0
 RET_ERROR = 1  # a user mistake or a refusal: one line on stderr
@@ -30,16 +32,39 @@ RET_JOB_CANCELED = 3  # the job ended CANCELED
 RET_TIMEOUT = 4  # waiting ran out of time
 RET_MAX_JOBS = 5  # `run --max-jobs N` stopped at N jobs with due jobs of its queues left
 
+
+class _LazyConsole:
+    """A rich Console made on first use: `run` and a failing command print plain lines and
+    never load rich (some 40 ms of their start-up)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
 # Piped output keeps whole uuids and texts on one line instead of rich's 80 columns.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+_WIDTH = None if sys.stdout.isatty() else 250
+out = cast("Console", _LazyConsole(highlight=False, soft_wrap=True, width=_WIDTH))
+err = cast("Console", _LazyConsole(stderr=True, highlight=False, soft_wrap=True))
 DEFAULT_REGISTRY = "schedules/"
 
 
 def fail(message: str, code: int = RET_ERROR) -> NoReturn:
     """Print `message` as one line on stderr and exit with `code`."""
-    err.print(f"jobengine: {' '.join(message.split())}", markup=False)
+    say(f"jobengine: {' '.join(message.split())}")
     sys.exit(code)
+
+
+def say(line: str) -> None:
+    """One plain line on stderr (no rich: see _LazyConsole)."""
+    click.echo(line, err=True)
 
 
 class EngineGroup(click.Group):

@@ -22,11 +22,11 @@ from jobengine.cli.common import (
     RET_OK,
     Seconds,
     cli,
-    err,
     fail,
     open_engine,
     out,
     registry_folder,
+    say,
 )
 from jobengine.methods import describe_allowed
 
@@ -102,13 +102,12 @@ def run(
     engine.on_failure = lambda _: stop.set()  # the engine stopped itself (its file is gone)
     with _stop_signals(stop):
         engine.start()
-        err.print(
+        say(
             f"jobengine: running on {engine.url} with {workers} workers"
             + (f", registry {folder}" if folder else "")
-            + "; Ctrl-C or SIGTERM stops",
-            markup=False,
+            + "; Ctrl-C or SIGTERM stops"
         )
-        err.print(f"jobengine: jobs may run methods of: {allowed}", markup=False)
+        say(f"jobengine: jobs may run methods of: {allowed}")
         _print_schedule(engine)
         if exit_when_idle or max_jobs is not None:
             _stop_when_done(engine, stop, exit_when_idle)
@@ -116,11 +115,11 @@ def run(
         if engine.failure is not None:
             engine.close()
             fail(f"{engine.failure}; the engine stopped")
-        err.print(f"jobengine: stopping (running jobs get {grace:g} s)")
+        say(f"jobengine: stopping (running jobs get {grace:g} s)")
         engine.stop()
         code = _cap_code(engine, queues or None)
         engine.close()
-    err.print("jobengine: stopped")
+    say("jobengine: stopped")
     sys.exit(code)
 
 
@@ -146,7 +145,7 @@ def _cap_code(engine: Any, queues: list[str] | None) -> int:
     left = engine.background.count_due(queues)
     if not left:
         return RET_OK
-    err.print(f"jobengine: ran {engine.max_jobs} jobs (--max-jobs); {left} due jobs are left")
+    say(f"jobengine: ran {engine.max_jobs} jobs (--max-jobs); {left} due jobs are left")
     return RET_MAX_JOBS
 
 
@@ -156,9 +155,9 @@ def _print_schedule(engine: Any) -> None:
     line = f"jobengine: {len(enabled)} scheduled jobs enabled"
     if engine.scheduled.locked:
         line += " (the scheduled-jobs lock is on: none will start; `jobengine unlock`)"
-    err.print(line, markup=False)
+    say(line)
     for job, at in engine.scheduler.upcoming(limit=5):
-        err.print(f"jobengine:   next {job.metadata}: {at:%Y-%m-%d %H:%M:%S} UTC", markup=False)
+        say(f"jobengine:   next {job.metadata}: {at:%Y-%m-%d %H:%M:%S} UTC")
 
 
 @contextmanager

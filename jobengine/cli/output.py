@@ -9,8 +9,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from jobengine.cli.common import out
 
@@ -38,6 +36,9 @@ def print_json(document: dict[str, Any]) -> None:
 def show(rows: Sequence[dict[str, Any]], columns: Columns) -> None:
     """A rich table on a terminal; tab-separated lines with a header when piped."""
     if out.is_terminal:
+        from rich.table import Table  # rich loads only for a table (see common._LazyConsole)
+        from rich.text import Text
+
         table = Table()
         for title, key in columns:  # whole uuids: they are what other commands take
             wide = key in ("uuid", "job")

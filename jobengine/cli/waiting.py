@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-
 from jobengine import codec
 from jobengine.cli.common import RET_JOB_CANCELED, RET_JOB_FAILED, RET_OK, RET_TIMEOUT, err, out
 from jobengine.state import JobState
@@ -47,6 +45,14 @@ def report(job: Any, timeout: float | None) -> int:
 def _wait_drawing(job: Any, timeout: float | None) -> bool:
     """Wait up to `timeout` s, redrawing the job's progress bar; True once it finished."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
     with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task(job.method, total=100.0)

@@ -63,3 +63,12 @@ def test_psycopg_imported_first_is_left_as_it_is(tmp_path: Path) -> None:
         print(peewee.psycopg is psycopg, peewee.PostgresqlDatabase.init.__name__)
     """
     assert run(code) == "True init"
+
+
+def test_the_command_line_loads_neither_psycopg_nor_rich_until_it_needs_them() -> None:
+    code = """
+        import sys
+        import jobengine.cli
+        print(sorted(m for m in ("psycopg", "rich", "textual") if m in sys.modules))
+    """
+    assert run(code) == "[]"
