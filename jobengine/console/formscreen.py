@@ -10,9 +10,10 @@ from typing import ClassVar, TypeVar
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Select, Static
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, Static
 
 from jobengine.errors import JobEngineError
 
@@ -35,6 +36,9 @@ class FormScreen(ModalScreen[T | None]):
     FormScreen Label { margin-top: 1; }
     FormScreen .-invalid-field { background: $error 40%; }
     FormScreen #error { color: $error; height: auto; }
+    FormScreen .row { height: 1; margin-top: 1; }
+    FormScreen .row Label { width: 20; margin-top: 0; }
+    FormScreen .row Input, FormScreen .row Select { width: 1fr; }
     """
     HINT = "ctrl+s save   escape cancel"
     LIVE = False  # check the fields as they are typed, not only when saving
@@ -59,6 +63,12 @@ class FormScreen(ModalScreen[T | None]):
         """The form's widgets, each field's named `ID_PREFIX` + its name."""
         yield from ()
 
+    def row(self, label: str, widget: Widget) -> ComposeResult:
+        """A field on one line: its label, then its input or select (a compact one)."""
+        with Horizontal(classes="row"):
+            yield Label(label)
+            yield widget
+
     def read(self) -> T:
         """The answer the fields give.
 
@@ -76,6 +86,9 @@ class FormScreen(ModalScreen[T | None]):
 
     def refused(self, exc: JobEngineError) -> None:
         """The fields did not read (after the reason is shown)."""
+
+    def changed(self, field: str) -> None:
+        """A field's text changed (before a live form checks them)."""
 
     def text(self, name: str) -> str:
         """A field's text: an input's value or a select's chosen value ("" for none)."""
@@ -132,13 +145,17 @@ class FormScreen(ModalScreen[T | None]):
         self.action_save()
 
     # the fields' messages stop here: the listing's own filter box handles the app's
+    # (Textual calls the handler of each class in the MRO: subclasses use the hooks above)
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        if self.LIVE:
-            self.check()
+        self._changed(event.input.id)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
+        self._changed(event.select.id)
+
+    def _changed(self, widget_id: str | None) -> None:
+        self.changed((widget_id or "").removeprefix(self.ID_PREFIX))
         if self.LIVE:
             self.check()
 
