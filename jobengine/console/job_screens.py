@@ -1,10 +1,13 @@
 """The job forms and the keys that open them. On scheduled jobs (`1`): `n` adds a job of a
 registry entry that is not predefined, `C` copies the job at the cursor, `E` edits its own
-fields. On background jobs (`2`): `n` starts a job, `C` copies the one at the cursor. Each
-form saves through the engine's managers and shows a refusal in the form, which stays open."""
+fields, `x` runs its method in the console's process. On background jobs (`2`): `n` starts a
+job, `C` copies the one at the cursor. Each form saves through the engine's managers and
+shows a refusal in the form, which stays open."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -13,7 +16,7 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.widgets import Input, Select, Static
 
-from jobengine.console import actions
+from jobengine.console import actions, run_here
 from jobengine.console.formscreen import FormScreen
 from jobengine.console.jobfields import (
     NO,
@@ -225,3 +228,24 @@ def _open(app: ConsoleApp, form: ScheduledJobForm | StartJobForm) -> None:
             app.refresh_rows()
 
     app.push_screen(form, saved)
+
+
+def run_in_console(app: ConsoleApp) -> None:
+    """`x` on scheduled jobs: run the method of the job at the cursor in this process, on a
+    thread of its own; its outcome shows when it ends."""
+    key = app.table.cursor_key
+    if key is None:
+        app.notify("no row here", severity="warning")
+        return
+    name = next((r.cells[1] for r in app.rows if r.key == key), key)
+    app.notify(escape(f"{name}: running in the console..."))
+    # A plain daemon thread, not a Textual worker: those run on the loop's executor, which
+    # quitting waits for, and a method may run for hours.
+    threading.Thread(target=_run, args=(app, key), name="console-run", daemon=True).start()
+
+
+def _run(app: ConsoleApp, key: str) -> None:
+    outcome = run_here.run(app.engine, key)
+    severity = "information" if outcome.ok else "error"
+    with contextlib.suppress(RuntimeError):  # the console was closed meanwhile: nobody to tell
+        app.call_from_thread(app.notify, escape(outcome.text), severity=severity, timeout=15)

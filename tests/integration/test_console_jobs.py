@@ -1,10 +1,11 @@
-"""The console's job forms, driven by Pilot on a real client engine: add (n), copy (C) and
-edit (E) scheduled jobs, delete one that is not predefined (d), start (n) and copy (C)
-background jobs, and --read-only refusing all of them."""
+"""The console's job forms and runs, driven by Pilot on a real client engine: add (n), copy (C)
+and edit (E) scheduled jobs, delete one that is not predefined (d), run one in the console's
+process (x), start (n) and copy (C) background jobs, and --read-only refusing all of them."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
 from jobengine import Engine, JobState
+from jobengine.clock import to_ms
 from jobengine.console.app import ConsoleApp
 from jobengine.console.job_screens import ScheduledJobForm, StartJobForm
 from jobengine.console.screens import ConfirmScreen
@@ -72,17 +74,23 @@ def created_events(engine: Engine) -> int:
 # -- the footer -----------------------------------------------------------------------------
 
 
-def test_the_new_keys_show_only_on_the_screens_where_they_apply(engine: Engine) -> None:
+def test_the_new_keys_show_only_on_the_screens_where_they_apply_and_f_too(
+    engine: Engine,
+) -> None:
     async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
         keys = footer_keys(app)
-        assert (keys["n"], keys["C"], keys["E"]) == ("Add", "Copy", "Fields")
+        assert (keys["n"], keys["C"], keys["E"], keys["x"]) == ("Add", "Copy", "Fields", "Run here")
         await pilot.press("2")
         keys = footer_keys(app)
         assert (keys["n"], keys["C"]) == ("Start", "Copy")
-        assert "E" not in keys
+        assert "E" not in keys and "x" not in keys
         for view in "345":
             await pilot.press(view)
-            assert not {"n", "C", "E"} & set(footer_keys(app)), view
+            assert not {"n", "C", "E", "x"} & set(footer_keys(app)), view
+        await pilot.press("5")
+        assert "f" not in footer_keys(app)  # no filters form here (nor on 1): / filters
+        await pilot.press("1")
+        assert "f" not in footer_keys(app)
 
     drive(engine, steps)
 
@@ -259,6 +267,68 @@ def test_d_deletes_a_job_that_is_not_predefined_and_says_why_it_keeps_a_predefin
     drive(engine, steps)
 
 
+# -- x: run in the console's process --------------------------------------------------------
+
+
+def test_x_runs_the_method_in_the_console_process_off_the_ui_thread(
+    engine: Engine, tmp_path: Path, make_engine: MakeEngine
+) -> None:
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "registry" / "jobs.yaml").write_text(
+        "allowed_modules: [tests.integration.jobs]\n"
+        "scheduled_jobs:\n"
+        "  Where:\n"
+        "    method: tests.integration.jobs:thread_name\n"
+        "    schedule: {days_repeat_period: 1}\n"
+    )
+    client = make_engine(engine.url, start=False, registry=str(tmp_path / "registry"))
+    client.scheduled.create("Where").save()
+
+    async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
+        jobs = len(client.background.get())
+        await go_to(app, pilot, "Where", "name")
+        await pilot.press("x")
+        await wait_for_notice(app, pilot, "Where ran in the console: 'console-run'")
+        await go_to(app, pilot, "Adhoc", "name")  # add(1, 2), its params
+        await pilot.press("x")
+        await wait_for_notice(app, pilot, "Adhoc ran in the console: 3")
+        assert len(client.background.get()) == jobs  # no background job
+
+    drive(client, steps)
+
+
+def test_x_shows_the_first_line_of_an_error_and_refuses_a_method_not_allowed(
+    engine: Engine, client: Engine
+) -> None:
+    client.scheduled.create("Broken").save()
+    now = to_ms(client.clock.now())
+    client.store.scheduled.insert_many(  # a job the registry would not have: os:getcwd
+        [
+            {
+                "uuid": str(uuid.uuid4()),
+                "metadata": "Outside",
+                "method": "os:getcwd",
+                "schedule": "{}",
+                "due_from_ms": now,
+                "created_ms": now,
+                "changed_ms": now,
+            }
+        ]
+    )
+
+    async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
+        await go_to(app, pilot, "Broken", "name")
+        await pilot.press("x")
+        await wait_for_notice(app, pilot, "Broken failed in the console: JobError: scheduled boom")
+        assert any(n.severity == "error" for n in app._notifications)
+        await go_to(app, pilot, "Outside", "name")
+        await pilot.press("x")
+        await wait_for_notice(app, pilot, "not run in the console: method 'os:getcwd'")
+        assert "not in allowed_modules" in notices(app)
+
+    drive(client, steps)
+
+
 # -- n, C on background jobs ----------------------------------------------------------------
 
 
@@ -328,7 +398,7 @@ def test_read_only_refuses_add_copy_edit_run_here_and_start(client: Engine) -> N
     async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
         scheduled, jobs = len(client.scheduled.get()), len(client.background.get())
         await go_to(app, pilot, "Adhoc", "name")
-        for key in ("n", "C", "E"):
+        for key in ("n", "C", "E", "x"):
             await pilot.press(key)
             assert len(app.screen_stack) == 1, key
         await pilot.press("2")
@@ -336,6 +406,8 @@ def test_read_only_refuses_add_copy_edit_run_here_and_start(client: Engine) -> N
         for key in ("n", "C"):
             await pilot.press(key)
             assert len(app.screen_stack) == 1, key
+        await pilot.pause(0.2)
+        assert "ran in the console" not in notices(app)
         assert (len(client.scheduled.get()), len(client.background.get())) == (scheduled, jobs)
         assert not footer_keys(app).get("n")
 
