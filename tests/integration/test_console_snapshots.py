@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from jobengine import Engine
 from jobengine.console.app import ConsoleApp
 from tests.integration import console_demo
-from tests.integration.console_support import settle
+from tests.integration.console_support import laid_out, settle
 
 pytest.importorskip("pytest_textual_snapshot")
 pytestmark = pytest.mark.timeout(120)
@@ -60,6 +61,17 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> Iterator
         engine.close()
 
 
+@pytest.fixture
+def demo_registry(demo: Engine, tmp_path: Path) -> Iterator[Engine]:
+    """The demo store through an engine with its registry, as `jobengine console` opens it
+    (a new scheduled job is of a registry entry)."""
+    engine = Engine(console_demo.URL, registry=str(tmp_path / "registry"), clock=demo.clock)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 def snap(
     snap_compare: SnapCompare,
     engine: Engine,
@@ -75,7 +87,8 @@ def snap(
         if then is not None:
             await then(pilot)
             await settle(pilot)
-        for _ in range(3):  # column widths settle on idle, after the rows arrive
+        await laid_out(pilot)
+        for _ in range(3):  # and a little more, as before
             await pilot.pause(0.1)
 
     assert snap_compare(SnapshotConsole(engine), terminal_size=SIZE, run_before=steps)
@@ -83,6 +96,7 @@ def snap(
 
 async def _cursor_on(pilot: Pilot[None], column: str, value: str) -> None:
     await settle(pilot)
+    await laid_out(pilot)
     app = pilot.app
     assert isinstance(app, ConsoleApp)
     index = list(app.view.columns).index(column)
@@ -147,3 +161,23 @@ def test_snapshot_schedule_editor(snap_compare: SnapCompare, demo: Engine) -> No
 
 def test_snapshot_filters(snap_compare: SnapCompare, demo: Engine) -> None:
     snap(snap_compare, demo, "2", "f")
+
+
+def test_snapshot_add_scheduled_job(snap_compare: SnapCompare, demo_registry: Engine) -> None:
+    snap(snap_compare, demo_registry, "n")
+
+
+def test_snapshot_start_job(snap_compare: SnapCompare, demo: Engine) -> None:
+    async def fill(pilot: Pilot[None]) -> None:
+        await pilot.press("2")
+        await settle(pilot)
+        await laid_out(pilot)  # the rows sized before the form covers them
+        await pilot.press("n")
+        for name, text in (("method", "tests.integration.jobs:add"), ("args", "[2, 40]")):
+            box = pilot.app.screen.query_one(f"#{name}", Input)
+            box.value = text
+        pilot.app.screen.query_one("#description", Input).value = "A sum"
+        for box in pilot.app.screen.query(Input):
+            box.cursor_blink = False  # the focused field's cursor is drawn the same every time
+
+    snap(snap_compare, demo, then=fill)
