@@ -53,6 +53,15 @@ class Progress:
     text: str
 
 
+@dataclass(frozen=True)
+class JobOverview:
+    """A background job as a listing shows it: the job and how many user messages it
+    emitted (`messages()` reads them)."""
+
+    job: BackgroundJob
+    messages: int
+
+
 class Announcer(Protocol):
     """How a manager tells engines about new jobs and cancel requests (the engine wires it)."""
 
@@ -352,36 +361,32 @@ class BackgroundJobs:
 
         `waiting_retry=True` gives the ACTIVE jobs waiting for their next attempt after a
         failed one (`BackgroundJob.waiting_retry`); False leaves them out."""
-        check_filters(
-            {
-                "uuid": uuid,
-                "key": key,
-                "description": description,
-                "queue": queue,
-                "text": text,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
-        sj = getattr(scheduled_job, "uuid", scheduled_job)
         records = self._store.jobs.select(
-            uuid=uuid,
-            state=check_state(state) if state is not None else None,
-            key=key,
-            method=method_path(method) if method is not None else None,
-            description=description,
-            scheduled_job=str(sj) if sj is not None else None,
-            queue=queue,
-            waiting_retry=check_flag("waiting_retry", waiting_retry),
-            begin_after_ms=check_instant("begin_after", begin_after),
-            begin_before_ms=check_instant("begin_before", begin_before),
-            end_before_ms=check_instant("end_before", end_before),
-            text=text,
-            limit=limit,
-            offset=offset,
-            newest_first=newest_first,
+            **_filters(
+                uuid=uuid,
+                state=state,
+                key=key,
+                method=method,
+                description=description,
+                scheduled_job=scheduled_job,
+                begin_after=begin_after,
+                begin_before=begin_before,
+                end_before=end_before,
+                queue=queue,
+                waiting_retry=waiting_retry,
+                text=text,
+                limit=limit,
+                offset=offset,
+                newest_first=newest_first,
+            )
         )
         return [BackgroundJob(self, r) for r in records]
+
+    def overview(self, **filters: Any) -> list[JobOverview]:
+        """The jobs `get(**filters)` gives (the same filters, the same order), each with how
+        many user messages it emitted, in one store read whatever the page's size."""
+        found = self._store.jobs.select_counted(**_filters(**filters))
+        return [JobOverview(BackgroundJob(self, r), n) for r, n in found]
 
     def find(self, uuid: str | uuidlib.UUID) -> BackgroundJob | None:
         """The job with this uuid, or None."""
@@ -527,6 +532,60 @@ class BackgroundJobs:
         ended = {u for u in uuids if u not in read or read[u].state != JobState.ACTIVE}
         seen.update((u, read[u]) for u in ended if u in read)
         return ended
+
+
+def _filters(
+    *,
+    uuid: str | None = None,
+    state: JobState | str | None = None,
+    key: str | None = None,
+    method: MethodLike | None = None,
+    description: str | None = None,
+    scheduled_job: Any = None,
+    begin_after: datetime | None = None,
+    begin_before: datetime | None = None,
+    end_before: datetime | None = None,
+    queue: str | None = None,
+    waiting_retry: bool | None = None,
+    text: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
+) -> dict[str, Any]:
+    """`get`'s filters checked and put as the store's listing verbs take them.
+
+    Raises:
+        JobEngineError: a filter of the wrong kind (TypeError: one `get` does not take).
+    """
+    check_filters(
+        {
+            "uuid": uuid,
+            "key": key,
+            "description": description,
+            "queue": queue,
+            "text": text,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+    sj = getattr(scheduled_job, "uuid", scheduled_job)
+    return {
+        "uuid": uuid,
+        "state": check_state(state) if state is not None else None,
+        "key": key,
+        "method": method_path(method) if method is not None else None,
+        "description": description,
+        "scheduled_job": str(sj) if sj is not None else None,
+        "queue": queue,
+        "waiting_retry": check_flag("waiting_retry", waiting_retry),
+        "begin_after_ms": check_instant("begin_after", begin_after),
+        "begin_before_ms": check_instant("begin_before", begin_before),
+        "end_before_ms": check_instant("end_before", end_before),
+        "text": text,
+        "limit": limit,
+        "offset": offset,
+        "newest_first": newest_first,
+    }
 
 
 def _current_job_uuid() -> str | None:

@@ -21,7 +21,13 @@ from jobengine.methods import check_arguments, resolve
 from jobengine.registry import JobMetadata, Registry
 from jobengine.schedule import Schedule
 from jobengine.state import JobState
-from jobengine.store.records import Event, OccurrenceRecord, RunState, ScheduledRecord
+from jobengine.store.records import (
+    Event,
+    LastRun,
+    OccurrenceRecord,
+    RunState,
+    ScheduledRecord,
+)
 from jobengine.store.scheduled import SyncItem
 
 if TYPE_CHECKING:
@@ -183,12 +189,14 @@ class ScheduledJob:
 @dataclass(frozen=True)
 class ScheduledOverview:
     """A scheduled job as a listing shows it: the job, when the scheduler next starts it (as
-    `ScheduledJob.next_run()`), and the state of its last run (None: no run, or retention
-    removed it)."""
+    `ScheduledJob.next_run()`), the state of its last run (None: no run, or retention removed
+    it) and how long that run took (its running time so far while it runs; None when it has
+    not started)."""
 
     job: ScheduledJob
     next_run: datetime | None
     last_state: JobState | None
+    last_duration: timedelta | None = None
 
 
 class ScheduledJobs:
@@ -280,7 +288,8 @@ class ScheduledJobs:
                 ScheduledOverview(
                     job,
                     from_ms(max(at, now)) if at is not None else None,
-                    JobState(last) if last is not None else None,
+                    JobState(last.state) if last is not None else None,
+                    _took(last, now),
                 )
             )
         return out
@@ -564,6 +573,14 @@ def _check_fields(job: ScheduledJob) -> None:
             raise JobEngineError(f"{name} must be a whole number >= 0, not {value!r}")
     if job.predefined and job._params:
         raise JobEngineError("a predefined job takes no params")
+
+
+def _took(last: LastRun | None, now_ms: int) -> timedelta | None:
+    """How long a run took, or has been running (a clock set back counts no time)."""
+    if last is None or last.started_ms is None:
+        return None
+    end = last.end_ms if last.end_ms is not None else now_ms
+    return timedelta(milliseconds=max(0, end - last.started_ms))
 
 
 def is_uuid(text: str) -> bool:

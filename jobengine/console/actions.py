@@ -11,6 +11,7 @@ from jobengine.state import JobState
 
 if TYPE_CHECKING:
     from jobengine.background import BackgroundJob
+    from jobengine.console.jobfields import ScheduledFields, StartFields
     from jobengine.engine import Engine
     from jobengine.schedule import Schedule
     from jobengine.scheduled import ScheduledJob
@@ -143,3 +144,43 @@ def delete_scheduled(engine: Engine, uuid: str) -> str:
     sj = scheduled(engine, uuid)
     sj.delete()
     return f"{sj.metadata} deleted"
+
+
+def add_scheduled(engine: Engine, fields: ScheduledFields, schedule: Schedule | None = None) -> str:
+    """Create a scheduled job of registry entry `fields.metadata` with the form's fields (and
+    `schedule`, a copy's, else the entry's); saving writes a scheduled.changed event."""
+    sj = engine.scheduled.create(fields.metadata)
+    _fill(sj, fields)
+    if schedule is not None:
+        sj.schedule = schedule
+    sj.save()
+    return f"{sj.metadata} added: {sj.uuid[:8]}"
+
+
+def edit_scheduled(engine: Engine, uuid: str, fields: ScheduledFields) -> str:
+    """Give a scheduled job the form's fields (saving writes a scheduled.changed event)."""
+    sj = scheduled(engine, uuid)
+    _fill(sj, fields)
+    sj.save()
+    return f"{sj.metadata} saved"
+
+
+def _fill(sj: ScheduledJob, fields: ScheduledFields) -> None:
+    sj.description = fields.description
+    sj.key = fields.key
+    sj.use = fields.use
+    sj.user_name = fields.user_name
+    sj.restart_count = fields.restart_count
+    sj.restart_interval = fields.restart_interval
+    sj.params = fields.params
+
+
+def start_job(engine: Engine, fields: StartFields) -> str:
+    job = engine.background.execute(
+        fields.method,
+        fields.args,
+        key=fields.key,
+        description=fields.description,
+        queue=fields.queue,
+    )
+    return f"{fields.method} started: job {job.uuid[:8]}"

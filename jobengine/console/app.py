@@ -22,7 +22,17 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static
 
-from jobengine.console import actions, data, detail, item_screens, items, live, runs, state
+from jobengine.console import (
+    actions,
+    data,
+    detail,
+    item_screens,
+    items,
+    job_screens,
+    live,
+    runs,
+    state,
+)
 from jobengine.console.data import PAGE, Row
 from jobengine.console.editor import FilterScreen, PauseScreen, ScheduleEditor
 from jobengine.console.query import Query
@@ -48,8 +58,22 @@ ACTIONS = {
     "pause",
     "edit_item",
     "unlock_item",
+    "add_scheduled",
+    "start_job",
+    "copy",
+    "edit_fields",
+    "run_here",
 }  # off with --read-only
-ITEM_ACTIONS = {"edit_item", "unlock_item"}  # shown on the resource-queue screen only
+ONLY_ON = {  # shown on these views only (a key may do another action elsewhere)
+    "filter_form": {"background", "events", "resources"},
+    "edit_item": {"resources"},
+    "unlock_item": {"resources"},
+    "add_scheduled": {"scheduled"},
+    "edit_fields": {"scheduled"},
+    "run_here": {"scheduled"},
+    "start_job": {"background"},
+    "copy": {"scheduled", "background"},
+}
 NOT_ON_ITEMS = {"run_now", "toggle_use", "pause", "edit_schedule", "cancel", "restart"}
 
 
@@ -110,7 +134,7 @@ class ConsoleApp(App[None]):
 
     TITLE = "jobengine console"
     ENABLE_COMMAND_PALETTE = False  # its ^p would crowd the footer; every action has a key
-    # Short words: every key fits a 160-column footer.
+    # Short words: each view's keys fit a 200-column footer (the scheduled jobs' take 198).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "view('scheduled')", "Scheduled"),
         Binding("2", "view('background')", "Jobs"),
@@ -122,11 +146,16 @@ class ConsoleApp(App[None]):
         Binding("space", "select", "Select"),
         Binding("a", "select_all", "All"),
         Binding("r", "run_now", "Run now"),
+        Binding("x", "run_here", "Run here"),
         Binding("e", "toggle_use", "On/off"),
         Binding("e", "edit_item", "Edit"),  # on the resource-queue screen, instead of On/off
         Binding("u", "unlock_item", "Unlock"),
         Binding("p", "pause", "Pause"),
         Binding("s", "edit_schedule", "Schedule"),
+        Binding("n", "add_scheduled", "Add"),
+        Binding("n", "start_job", "Start"),  # on background jobs, instead of Add
+        Binding("C", "copy", "Copy"),
+        Binding("E", "edit_fields", "Fields"),
         Binding("c", "cancel", "Cancel"),
         Binding("R", "restart", "Restart"),
         Binding("d", "delete", "Delete"),
@@ -332,9 +361,6 @@ class ConsoleApp(App[None]):
         if self.view_name == "resources":
             item_screens.filter_form(self)
             return
-        if self.view_name not in ("background", "events"):
-            self.notify("f filters background jobs (2), events (3), queues (4); / filters here")
-            return
         vs = self.view_state
         names = [(sj.metadata, sj.uuid) for sj in self.engine.scheduled.get(limit=data.PAGE)]
 
@@ -417,9 +443,11 @@ class ConsoleApp(App[None]):
         or a question only quitting works (the keys belong to that screen)."""
         if len(self.screen_stack) > 1 and action != "quit":
             return False
-        on_items = self.view_name == "resources"
-        if (action in ITEM_ACTIONS and not on_items) or (action in NOT_ON_ITEMS and on_items):
+        views = ONLY_ON.get(action)
+        if views is not None and self.view_name not in views:
             return False  # hidden: the same key may do this view's action
+        if action in NOT_ON_ITEMS and self.view_name == "resources":
+            return False
         if self.read_only and action in ACTIONS:
             return None
         return True
@@ -516,7 +544,15 @@ class ConsoleApp(App[None]):
         do: Callable[[Row], str]
         if self.view_name == "scheduled":
             rows = [r for r in self.targets() if "predefined" not in r.flags]
-            what = "scheduled job(s) (predefined ones are kept)"
+            kept = [r.cells[1] for r in self.targets() if "predefined" in r.flags]
+            if kept:
+                why = (
+                    f"{', '.join(kept)}: predefined, not deleted (the registry owns it; e disables)"
+                )
+                self.notify(escape(why), severity="warning")
+                if not rows:
+                    return
+            what = "scheduled job(s)"
             do = lambda r: actions.delete_scheduled(self.engine, r.key)  # noqa: E731
         elif self.view_name == "background":
             rows = [r for r in self.targets() if "active" not in r.flags]
@@ -537,6 +573,24 @@ class ConsoleApp(App[None]):
 
     def action_edit_item(self) -> None:
         item_screens.edit(self)
+
+    def action_add_scheduled(self) -> None:
+        job_screens.add(self)
+
+    def action_start_job(self) -> None:
+        job_screens.start(self)
+
+    def action_copy(self) -> None:
+        if self.view_name == "scheduled":
+            job_screens.copy_scheduled(self)
+        else:
+            job_screens.copy_job(self)
+
+    def action_edit_fields(self) -> None:
+        job_screens.edit(self)
+
+    def action_run_here(self) -> None:
+        job_screens.run_in_console(self)
 
     def action_unlock_item(self) -> None:
         item_screens.unlock(self)

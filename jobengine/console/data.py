@@ -30,6 +30,7 @@ SCHEDULED_COLUMNS = (
     "next run",
     "last start",
     "last state",
+    "last duration",
     "key",
     "predefined",
     "restart",
@@ -46,6 +47,7 @@ BACKGROUND_COLUMNS = (
     "duration",
     "location",
     "progress",
+    "messages",
     "attempt",
     "queue",
     "error",
@@ -150,6 +152,7 @@ def _scheduled_row(o: ScheduledOverview) -> Row:
         fmt(o.next_run),
         fmt(sj.last_begin),
         o.last_state.value if o.last_state is not None else "",
+        fmt_span(o.last_duration.total_seconds()) if o.last_duration is not None else "",
         sj.key,
         "yes" if sj.predefined else "no",
         restart,
@@ -162,8 +165,8 @@ def background_rows(
     engine: Engine, query: Query, text: str = "", offset: int = 0, limit: int = PAGE
 ) -> list[Row]:
     """One page of the background jobs matching `query` (default: begun in the last hour) and
-    each word of `text`, newest first (one store read)."""
-    jobs = engine.background.get(
+    each word of `text`, newest first, with their messages counted (one store read)."""
+    found = engine.background.overview(
         begin_after=query.since(engine.clock.now()),
         state=query.state or None,
         scheduled_job=query.scheduled_job or None,
@@ -173,10 +176,10 @@ def background_rows(
         offset=offset,
         newest_first=True,
     )
-    return [_background_row(job) for job in jobs]
+    return [_background_row(o.job, o.messages) for o in found]
 
 
-def _background_row(job: BackgroundJob) -> Row:
+def _background_row(job: BackgroundJob, messages: int) -> Row:
     duration = None
     if job.started is not None:
         duration = ((job.end or job.started) - job.started).total_seconds()
@@ -194,6 +197,7 @@ def _background_row(job: BackgroundJob) -> Row:
         fmt_span(duration) if job.end else "",
         job.location,
         f"{progress.percent:3.0f}% {progress.text}".rstrip() if progress else "",
+        str(messages) if messages else "",
         str(job.attempt),
         job.queue,
         error,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jobengine.console.data import PAGE, Detail, Row, blank, fmt, visible
+from jobengine.console.jobfields import FieldError
 from jobengine.console.query import Query
 from jobengine.errors import JobEngineError
 from jobengine.resources import ResourceItem, ResourceLock, ResourceStatus
@@ -36,13 +37,8 @@ MAX_TAG = 30  # the resource queues' limit on a tag's length
 EDIT_FIELDS = ("status", "priority", "tags")
 
 
-class EditError(JobEngineError):
+class EditError(FieldError):
     """A field of the item editor that is not a value of its kind."""
-
-    def __init__(self, field: str, text: str, reason: str) -> None:
-        super().__init__(f"{field} {text!r}: {reason}")
-        self.field = field
-        self.text = text
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,15 @@ class RunState:
 
 
 @dataclass(frozen=True)
+class LastRun:
+    """What a listing shows of a scheduled job's last run of any kind."""
+
+    state: str
+    started_ms: int | None  # None: not started yet (waiting, or canceled before it started)
+    end_ms: int | None
+
+
+@dataclass(frozen=True)
 class OccurrenceRecord:
     """A due occurrence and the decision taken for it."""
 

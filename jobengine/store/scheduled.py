@@ -30,7 +30,14 @@ from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import OccurrenceRow as O
 from jobengine.store.models import ScheduledJobRow as S
 from jobengine.store.models import SettingRow as Setting
-from jobengine.store.records import Event, NewJob, OccurrenceRecord, RunState, ScheduledRecord
+from jobengine.store.records import (
+    Event,
+    LastRun,
+    NewJob,
+    OccurrenceRecord,
+    RunState,
+    ScheduledRecord,
+)
 
 LOCK = "scheduled_lock"
 _FIELDS = [f.name for f in fields(ScheduledRecord)]
@@ -258,14 +265,22 @@ class ScheduledStore:
 
     def overview(
         self, *, text: str | None = None, limit: int = 500, offset: int = 0
-    ) -> list[tuple[ScheduledRecord, RunState | None, str | None]]:
+    ) -> list[tuple[ScheduledRecord, RunState | None, LastRun | None]]:
         """One page of rows by name (as `select` orders them) whose name, description, method
         or key contain every word of `text`, each with its last scheduler run's state (None
-        when there is none, or retention removed it) and the state of its last run of any
-        kind: one read, the runs joined in SQL (a listing makes no query per row)."""
+        when there is none, or retention removed it) and its last run of any kind (state,
+        start, end): one read, the runs joined in SQL (a listing makes no query per row)."""
         last, sched = J.alias("last_run"), J.alias("sched_run")
         query = (
-            S.select(*_COLUMNS, last.state, sched.state, sched.end_ms, sched.attempt)
+            S.select(
+                *_COLUMNS,
+                last.state,
+                last.started_ms,
+                last.end_ms,
+                sched.state,
+                sched.end_ms,
+                sched.attempt,
+            )
             .join_from(S, last, peewee.JOIN.LEFT_OUTER, on=(last.uuid == S.last_job))
             .join_from(S, sched, peewee.JOIN.LEFT_OUTER, on=(sched.uuid == S.sched_job))
         )
@@ -273,12 +288,13 @@ class ScheduledStore:
         if cond is not None:
             query = query.where(cond)
         query = query.order_by(S.metadata, S.created_ms, S.uuid).limit(limit).offset(offset)
-        out: list[tuple[ScheduledRecord, RunState | None, str | None]] = []
+        out: list[tuple[ScheduledRecord, RunState | None, LastRun | None]] = []
         n = len(_COLUMNS)
         for row in query.tuples().execute(self.db):
-            last_state, run_state, run_end, run_attempt = row[n:]
+            last_state, last_started, last_end, run_state, run_end, run_attempt = row[n:]
             run = RunState(run_state, run_end, run_attempt) if run_state is not None else None
-            out.append((_record(row[:n]), run, last_state))
+            lr = LastRun(last_state, last_started, last_end) if last_state is not None else None
+            out.append((_record(row[:n]), run, lr))
         return out
 
     def changed_since(self, revision: int) -> list[ScheduledRecord]:

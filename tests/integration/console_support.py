@@ -92,6 +92,20 @@ async def settle(pilot: Pilot[None]) -> None:
     raise AssertionError("the console kept reading")
 
 
+async def laid_out(pilot: Pilot[None]) -> None:
+    """Wait until the listing has measured the rows and cells it was given and the screen is
+    idle. DataTable sizes its columns when idle: a screenshot taken before that shows every
+    column at its header's width (a fixed pause is not enough on a loaded machine)."""
+    app = pilot.app
+    assert isinstance(app, ConsoleApp)
+    table = app.table
+    for _ in range(200):
+        await Pilot.pause(pilot, 0.02)
+        if not (table._require_update_dimensions or table._updated_cells):
+            break
+    await Pilot.pause(pilot)
+
+
 class SettledPilot(Pilot[None]):
     """A Pilot whose presses and pauses return once the reads they caused have shown."""
 

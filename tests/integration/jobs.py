@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -259,3 +260,8 @@ def nap() -> str:
     job.progress(50, "half way")
     time.sleep(1.0)
     return "rested"
+
+
+def thread_name() -> str:
+    """The name of the thread that runs it (the console runs a job off its UI thread)."""
+    return threading.current_thread().name

@@ -9,8 +9,10 @@ import pytest
 from textual.pilot import Pilot
 
 from jobengine import Engine, JobState
+from jobengine.clock import to_ms
 from jobengine.console.app import ConsoleApp
 from jobengine.console.screens import ConfirmScreen, DetailScreen
+from jobengine.store.records import Batch, Finish
 from tests.integration.console_support import (
     REGISTRY,
     cells,
@@ -67,6 +69,38 @@ def test_background_screen_shows_runs_of_the_last_hour_with_error_and_progress(
         assert not any("line two" in e for e in errors)
         assert any(p.startswith("100%") for p in column(app, "progress"))
         assert "Manual start" not in " ".join(column(app, "description"))
+
+    drive(engine, steps)
+
+
+def test_scheduled_screen_shows_how_long_the_last_run_took_or_has_been_running(
+    engine: Engine,
+) -> None:
+    nightly = engine.scheduled.named("Nightly").last_job
+    adhoc = engine.scheduled.named("Adhoc").run_now()
+    assert nightly is not None
+    now = to_ms(engine.clock.now())
+    store = engine.store  # what a worker would report: a start, and for Adhoc its end
+    store.jobs.claim("e1", 10, now, ["default"])
+    started = {nightly.uuid: (now - 3_600_000, "h", 1), adhoc.uuid: (now - 10_000, "h", 2)}
+    store.jobs.record(Batch(started=started))
+    store.jobs.record(Batch(finishes=[Finish(adhoc.uuid, "COMPLETED", now - 7_500)]))
+
+    async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
+        assert column(app, "name") == ["Adhoc", "Nightly"]
+        took = column(app, "last duration")
+        assert took[0] == "2.5s"
+        assert took[1] == "1h00m"  # ACTIVE: its running time so far
+
+    drive(engine, steps)
+
+
+def test_background_screen_counts_each_jobs_messages(engine: Engine) -> None:
+    async def steps(app: ConsoleApp, pilot: Pilot[None]) -> None:
+        await pilot.press("2")
+        by_method = dict(zip(column(app, "method"), column(app, "messages"), strict=True))
+        assert by_method["tests.integration.jobs:report_progress"] == "1"
+        assert by_method["tests.integration.jobs:add"] == ""
 
     drive(engine, steps)
 

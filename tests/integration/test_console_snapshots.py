@@ -17,7 +17,7 @@ from textual.widgets import Input
 from jobengine import Engine
 from jobengine.console.app import ConsoleApp
 from tests.integration import console_demo
-from tests.integration.console_support import settle
+from tests.integration.console_support import laid_out, settle
 
 pytest.importorskip("pytest_textual_snapshot")
 pytestmark = pytest.mark.timeout(120)
@@ -78,6 +78,17 @@ async def steady(pilot: Pilot[None]) -> None:
     raise AssertionError("the console's screen never settled")
 
 
+@pytest.fixture
+def demo_registry(demo: Engine, tmp_path: Path) -> Iterator[Engine]:
+    """The demo store through an engine with its registry, as `jobengine console` opens it
+    (a new scheduled job is of a registry entry)."""
+    engine = Engine(console_demo.URL, registry=str(tmp_path / "registry"), clock=demo.clock)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 def snap(
     snap_compare: SnapCompare,
     engine: Engine,
@@ -93,6 +104,7 @@ def snap(
         if then is not None:
             await then(pilot)
             await settle(pilot)
+        await laid_out(pilot)
         await steady(pilot)
 
     assert snap_compare(SnapshotConsole(engine), terminal_size=SIZE, run_before=steps)
@@ -100,6 +112,7 @@ def snap(
 
 async def _cursor_on(pilot: Pilot[None], column: str, value: str) -> None:
     await settle(pilot)
+    await laid_out(pilot)
     app = pilot.app
     assert isinstance(app, ConsoleApp)
     index = list(app.view.columns).index(column)
@@ -164,3 +177,23 @@ def test_snapshot_schedule_editor(snap_compare: SnapCompare, demo: Engine) -> No
 
 def test_snapshot_filters(snap_compare: SnapCompare, demo: Engine) -> None:
     snap(snap_compare, demo, "2", "f")
+
+
+def test_snapshot_add_scheduled_job(snap_compare: SnapCompare, demo_registry: Engine) -> None:
+    snap(snap_compare, demo_registry, "n")
+
+
+def test_snapshot_start_job(snap_compare: SnapCompare, demo: Engine) -> None:
+    async def fill(pilot: Pilot[None]) -> None:
+        await pilot.press("2")
+        await settle(pilot)
+        await laid_out(pilot)  # the rows sized before the form covers them
+        await pilot.press("n")
+        for name, text in (("method", "tests.integration.jobs:add"), ("args", "[2, 40]")):
+            box = pilot.app.screen.query_one(f"#{name}", Input)
+            box.value = text
+        pilot.app.screen.query_one("#description", Input).value = "A sum"
+        for box in pilot.app.screen.query(Input):
+            box.cursor_blink = False  # the focused field's cursor is drawn the same every time
+
+    snap(snap_compare, demo, then=fill)

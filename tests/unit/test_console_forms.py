@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jobengine import Schedule, ScheduleError
-from jobengine.console import form, runs
+from jobengine.console import form, jobfields, runs
 from jobengine.console.actions import parse_until
 from jobengine.console.data import Row
 from jobengine.console.query import Query
@@ -111,3 +111,54 @@ def test_query_says_its_filters_and_its_period_start() -> None:
     assert events.describe("events") == (
         "level warning and worse, event job.failed, job Nightly, in the last hour"
     )
+
+
+# -- the job forms' texts -------------------------------------------------------------------
+
+
+def test_scheduled_fields_read_every_field_and_refuse_naming_the_field() -> None:
+    texts = {
+        "metadata": " Adhoc ",
+        "description": "A sum",
+        "key": " k ",
+        "use": "yes",
+        "user_name": "ann",
+        "restart_count": "2",
+        "restart_interval": "30",
+        "params": '[1, {"$dt": "2026-03-02T09:30:00+00:00"}]',
+    }
+    fields = jobfields.read_scheduled(texts)
+    assert (fields.metadata, fields.key, fields.use, fields.restart_interval) == (
+        "Adhoc",
+        "k",
+        True,
+        30,
+    )
+    assert fields.params == [1, datetime(2026, 3, 2, 9, 30, tzinfo=UTC)]  # tagged, as stored
+    for name, bad in [
+        ("restart_count", "-1"),
+        ("restart_interval", "²"),
+        ("params", "[1,"),
+        ("params", '"text"'),
+        ("use", "maybe"),
+    ]:
+        with pytest.raises(jobfields.FieldError) as caught:
+            jobfields.read_scheduled({**texts, name: bad})
+        assert caught.value.field == name
+
+
+def test_start_fields_need_a_method_and_read_args_as_a_json_list() -> None:
+    texts = {"method": "pkg.mod:f", "key": "", "description": "", "args": "", "queue": ""}
+    fields = jobfields.read_start(texts)
+    assert (fields.args, fields.queue) == ([], "default")
+    with pytest.raises(jobfields.FieldError, match="method"):
+        jobfields.read_start({**texts, "method": " "})
+    with pytest.raises(jobfields.FieldError, match="args"):
+        jobfields.read_start({**texts, "args": "{}"})
+
+
+def test_json_text_shows_values_as_typed_json_back() -> None:
+    values = [1, "ü", datetime(2026, 3, 2, tzinfo=UTC)]
+    text = jobfields.json_text(values)
+    assert text.startswith('[1, "ü", {"$dt": ')
+    assert jobfields.json_list("params", text) == values
