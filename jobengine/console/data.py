@@ -28,13 +28,13 @@ SCHEDULED_COLUMNS = (
     "description",
     "schedule",
     "next run",
+    "paused until",  # beside the next run it holds back, in view at 200 columns
     "last start",
     "last state",
     "last duration",
     "key",
     "predefined",
     "restart",
-    "paused until",
 )
 BACKGROUND_COLUMNS = (
     "sel",
@@ -45,12 +45,12 @@ BACKGROUND_COLUMNS = (
     "begin",
     "end",
     "duration",
+    "error",  # before the rest: the first thing to see on a failed row, at 200 columns
     "location",
     "progress",
     "messages",
     "attempt",
     "queue",
-    "error",
 )
 EVENT_COLUMNS = ("sel", "level", "time", "event", "message", "job", "host")
 ENGINE_COLUMNS = (
@@ -150,13 +150,13 @@ def _scheduled_row(o: ScheduledOverview) -> Row:
         sj.description,
         str(sj.schedule),
         fmt(o.next_run),
+        paused,
         fmt(sj.last_begin),
         o.last_state.value if o.last_state is not None else "",
         fmt_span(o.last_duration.total_seconds()) if o.last_duration is not None else "",
         sj.key,
         "yes" if sj.predefined else "no",
         restart,
-        paused,
     )
     return Row(sj.uuid, cells, frozenset(flags))
 
@@ -195,12 +195,12 @@ def _background_row(job: BackgroundJob, messages: int) -> Row:
         fmt(job.begin),
         fmt(job.end),
         fmt_span(duration) if job.end else "",
+        error,
         job.location,
         f"{progress.percent:3.0f}% {progress.text}".rstrip() if progress else "",
         str(messages) if messages else "",
         str(job.attempt),
         job.queue,
-        error,
     )
     flags = {"failed"} if job.state is JobState.FAILED else set()
     if not job.is_finished:

@@ -13,6 +13,9 @@ from textual.widgets import DataTable
 from jobengine.console.data import Row
 
 MARK = "●"
+# The widest a long text column grows, so that a screen's other columns stay in view; the
+# whole text is on the detail screen (enter).
+CAPS = {"description": 32, "method": 44, "error": 40, "message": 60}
 
 
 class JobTable(DataTable[str]):
@@ -85,7 +88,14 @@ class JobTable(DataTable[str]):
     def show(self, rows: Sequence[Row], selected: set[str]) -> None:
         """Show `rows`: same keys in the same order update cell by cell; otherwise the rows
         are laid out again and the cursor follows its row."""
-        fresh = {r.key: (MARK if r.key in selected else "", *r.cells) for r in rows}
+        caps = [CAPS.get(name) for name in self._columns[1:]]
+        fresh = {
+            r.key: (
+                MARK if r.key in selected else "",
+                *(_clip(c, cap) for c, cap in zip(r.cells, caps, strict=True)),
+            )
+            for r in rows
+        }
         if list(fresh) == list(self._shown):
             self._update_cells(fresh)
             return
@@ -104,3 +114,7 @@ class JobTable(DataTable[str]):
                 if before != after:
                     self.update_cell(key, name, after, update_width=True)
         self._shown = fresh
+
+
+def _clip(text: str, cap: int | None) -> str:
+    return text if cap is None or len(text) <= cap else text[: cap - 1] + "…"
