@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -109,12 +110,14 @@ def dumps(value: Any, *, what: str = "value") -> str:
         SerializationError: naming the part of `value` that cannot be stored.
     """
     try:
-        if type(value) is list and all(type(v) in _PLAIN for v in value):
-            text = _plain_encoder.encode(value)  # the common case: no tags, no walk in Python
+        if type(value) is list and _PLAIN.issuperset(map(type, value)):
+            text = _encode_plain(value)  # the common case: no tags, no walk in Python
         else:
             text = _plain_encoder.encode(_encode(value, what))
     except ValueError as exc:  # an int of more digits than Python converts to text
         raise SerializationError(f"{what}: {exc}") from exc
+    if text.isascii():  # a flag of the string: no scan, and no surrogate to look for
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -128,6 +131,31 @@ def dumps(value: Any, *, what: str = "value") -> str:
 _PLAIN = frozenset({type(None), bool, int, str})
 _plain_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _ascii_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
+def _plain_encoder_of(encoder: json.JSONEncoder) -> Callable[[list[Any]], str]:
+    """`encoder.encode` for a flat list of plain values, with the C encoder built once:
+    `encode` builds a new one per call, most of the cost of encoding a short list. Without
+    circular checks (a flat list of scalars cannot hold itself) it keeps no state between
+    calls, so one serves every thread."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    c_encoder = make(
+        None,  # markers: no circular check
+        encoder.default,
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,  # indent
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+    return lambda value: "".join(c_encoder(value, 0))
+
+
+_encode_plain = _plain_encoder_of(_plain_encoder)
 
 
 def loads(text: str | None) -> Any:
