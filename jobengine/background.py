@@ -93,14 +93,14 @@ class BackgroundJob:
     if not TYPE_CHECKING:  # to mypy the hook would make every misspelt attribute an Any
 
         def __getattr__(self, name: str) -> Any:
-            # Python asks only for attributes not set: here, a staged handle's snapshot.
+            # Python asks only for attributes not set: here, a staged handle's snapshot. The
+            # attribute is looked up again in any case: another thread may have just set it.
             job = self._staged
-            if job is None or name.startswith("__"):
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            with _STAGED_LOCK:
-                if self._staged is job:  # else another thread applied a snapshot meanwhile
-                    self._fill(new_record(job, False))
-                    self._staged = None
+            if job is not None and not name.startswith("__"):
+                with _STAGED_LOCK:
+                    if self._staged is job:  # else another thread applied a snapshot
+                        self._fill(new_record(job, False))
+                        self._staged = None
             return object.__getattribute__(self, name)
 
     def _fill(self, r: JobRecord) -> None:

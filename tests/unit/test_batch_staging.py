@@ -155,19 +155,26 @@ def test_a_skipped_jobs_handle_names_the_holder_read_before_or_after(client: Eng
 
 
 def test_threads_reading_a_staged_handle_at_once_see_one_snapshot(client: Engine) -> None:
+    # Each handle's snapshot is built by whichever thread reads it first, while the others
+    # read attributes the builder may not have set yet.
     with client.background.batch() as batch:
-        jobs = [batch.execute(ADD, [i, 1], description=f"job {i}") for i in range(200)]
-    seen: list[tuple[str, str, list[Any]]] = []
-    barrier = threading.Barrier(4)
+        jobs = [batch.execute(ADD, [i, 1], description=f"job {i}") for i in range(3000)]
+    seen: list[list[tuple[str, str, list[Any], str]]] = [[] for _ in range(8)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(seen))
 
-    def read() -> None:
+    def read(out: list[tuple[str, str, list[Any], str]]) -> None:
         barrier.wait()
-        seen.extend((j.description, j.state.value, j.args) for j in jobs)
+        try:
+            out.extend((j.description, j.state.value, j.args, j.queue) for j in jobs)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
 
-    threads = [threading.Thread(target=read) for _ in range(4)]
+    threads = [threading.Thread(target=read, args=(out,)) for out in seen]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    expected = [(f"job {i}", "ACTIVE", [i, 1]) for i in range(200)]
-    assert sorted(seen) == sorted(expected * 4)
+    assert errors == []
+    expected = [(f"job {i}", "ACTIVE", [i, 1], "default") for i in range(3000)]
+    assert seen == [expected] * len(seen)
