@@ -111,7 +111,8 @@ def dumps(value: Any, *, what: str = "value") -> str:
     """
     try:
         if type(value) is list and _PLAIN.issuperset(map(type, value)):
-            text = _encode_plain(value)  # the common case: no tags, no walk in Python
+            # the common case: no tags, no walk in Python
+            text = "".join(_c_plain(value, 0)) if _c_plain else _plain_encoder.encode(value)
         else:
             text = _plain_encoder.encode(_encode(value, what))
     except ValueError as exc:  # an int of more digits than Python converts to text
@@ -133,15 +134,15 @@ _plain_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _ascii_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
-def _plain_encoder_of(encoder: json.JSONEncoder) -> Callable[[list[Any]], str]:
-    """`encoder.encode` for a flat list of plain values, with the C encoder built once:
-    `encode` builds a new one per call, most of the cost of encoding a short list. Without
-    circular checks (a flat list of scalars cannot hold itself) it keeps no state between
-    calls, so one serves every thread."""
+def _c_encoder_of(encoder: json.JSONEncoder) -> Callable[[Any, int], list[str]] | None:
+    """`encoder`'s C encoder, built once (`encode` builds a new one per call, most of the cost
+    of encoding a short list); None without the C speedups. Without circular checks, for flat
+    lists of scalars only (they cannot hold themselves), it keeps no state between calls, so
+    one serves every thread. It returns the text in pieces."""
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
-        return encoder.encode
-    c_encoder = make(
+        return None
+    return make(  # type: ignore[no-any-return]
         None,  # markers: no circular check
         encoder.default,
         json.encoder.encode_basestring,  # ensure_ascii=False
@@ -152,10 +153,9 @@ def _plain_encoder_of(encoder: json.JSONEncoder) -> Callable[[list[Any]], str]:
         encoder.skipkeys,
         encoder.allow_nan,
     )
-    return lambda value: "".join(c_encoder(value, 0))
 
 
-_encode_plain = _plain_encoder_of(_plain_encoder)
+_c_plain = _c_encoder_of(_plain_encoder)
 
 
 def loads(text: str | None) -> Any:

@@ -69,7 +69,11 @@ class Stager:
         Raises:
             JobEngineError: an unknown option, or any refusal of `execute`.
         """
-        rule = self._unknown_rule(on_conflict, options)
+        try:  # the common case, a known on_conflict and no option, without another call
+            known = not options and (type(on_conflict), on_conflict) in self._valid
+        except TypeError:  # unhashable
+            known = False
+        rule = None if known else self._unknown_rule(on_conflict, options)
         if type(args) is not list or kwargs is not None:
             args, kwargs = check_call(args, kwargs)
         if rule is None:
@@ -77,7 +81,10 @@ class Stager:
                 _check_key_and_description(key, description)
         else:
             self._check_launch(rule, key, description, on_conflict, options)
-        path, func, least, most = self._method(method)
+        try:
+            path, func, least, most = self._methods[method]
+        except (KeyError, TypeError):  # TypeError: an unhashable callable
+            path, func, least, most = self._method(method)
         if kwargs or not least <= len(args) <= most:
             check_arguments(path, func, args, kwargs or {})
         now_ms = int(self._clock.time() * 1000)  # to_ms(now()), without the datetime
@@ -170,10 +177,6 @@ class Stager:
         return self._uuids.pop()
 
     def _method(self, method: MethodLike) -> tuple[str, Callable[..., Any], int, float]:
-        try:
-            return self._methods[method]
-        except (KeyError, TypeError):  # TypeError: an unhashable callable, never remembered
-            pass
         path = method_path(method)
         func = self._resolve(path)
         entry = (path, func, *(positional_range(func) or _NEVER))
