@@ -24,7 +24,6 @@ from jobengine.errors import (
     StoreError,
 )
 from jobengine.hub import Waiter
-from jobengine.ids import new_uuid
 from jobengine.launch import (
     Launch,
     check_call,
@@ -344,7 +343,7 @@ class BackgroundJobs:
         check_arguments(path, func, args, kwargs)
         now_ms = to_ms(self._engine.clock.now())
         return NewJob(
-            uuid=new_uuid(),
+            uuid=str(uuidlib.uuid4()),
             method=path,
             args=codec.dumps(args, what="args"),
             kwargs=codec.dumps(kwargs, what="kwargs") if kwargs else "{}",
