@@ -18,7 +18,7 @@ from typing import Any
 from jobengine import codec, runtime
 from jobengine.clock import Clock
 from jobengine.errors import JobEngineError
-from jobengine.ids import new_uuids
+from jobengine.ids import time_ordered_uuids
 from jobengine.launch import (
     MAX_DESCRIPTION_BYTES,
     MAX_KEY_BYTES,
@@ -173,7 +173,7 @@ class Stager:
         )
 
     def _new_uuid(self) -> str:
-        self._uuids = new_uuids(UUID_STOCK)
+        self._uuids = time_ordered_uuids(UUID_STOCK, int(self._clock.time() * 1000))
         return self._uuids.pop()
 
     def _method(self, method: MethodLike) -> tuple[str, Callable[..., Any], int, float]:

@@ -178,3 +178,17 @@ def test_threads_reading_a_staged_handle_at_once_see_one_snapshot(client: Engine
     assert errors == []
     expected = [(f"job {i}", "ACTIVE", [i, 1], "default") for i in range(3000)]
     assert seen == [expected] * len(seen)
+
+
+def test_batched_jobs_have_uuids_that_sort_by_time(client: Engine) -> None:
+    clock = client.clock
+    start_ms = int(clock.time() * 1000)
+    with client.background.batch() as batch:
+        jobs = [batch.execute(ADD, [i, 1]) for i in range(300)]  # more than one stock of uuids
+        clock.advance(0.002)  # type: ignore[attr-defined]
+        jobs += [batch.execute(ADD, [i, 1]) for i in range(300)]
+    parsed = [uuidlib.UUID(job.uuid) for job in jobs]
+    assert {u.version for u in parsed} == {7}
+    stamps = [u.int >> 80 for u in parsed]  # the first 48 bits: when the uuid was made
+    assert stamps == sorted(stamps)
+    assert (stamps[0], stamps[-1]) == (start_ms, start_ms + 2)
