@@ -97,7 +97,7 @@ class Stager:
             return self._with_options(
                 (uuid, path, args_text, kwargs_text, now_ms), key, description, options, parent
             )
-        # tuple.__new__ skips NewJob's __new__, a Python call that was a tenth of staging
+        # tuple.__new__ skips the Python call of NewJob's generated __new__
         return _tuple_new(
             NewJob,
             (
