@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,6 +36,7 @@ from jobengine.launch import (
 )
 from jobengine.methods import MethodLike, check_arguments, method_path, resolve
 from jobengine.retry import Retry
+from jobengine.staging import Stager
 from jobengine.state import JobState
 from jobengine.store import JobRecord, NewJob, new_record, pack
 
@@ -72,14 +74,45 @@ class Announcer(Protocol):
         """Somebody asked job `uuid` to stop."""
 
 
+# Held while a staged handle (see BackgroundJob._staged) gets its first snapshot, so the
+# snapshot built from the staged job never lands over a newer one another thread applies.
+_STAGED_LOCK = threading.Lock()
+
+
 class BackgroundJob:
     """A snapshot of one background job; `refresh()` re-reads it from the store."""
 
+    # A batch's job whose snapshot is not built yet: most batch handles are never read, and
+    # building one cost about as much as checking the job.
+    _staged: NewJob | None = None
+
     def __init__(self, manager: BackgroundJobs, record: JobRecord) -> None:
         self._manager = manager
-        self._apply(record)
+        self._fill(record)
 
     def _apply(self, r: JobRecord) -> None:
+        if self._staged is None:
+            self._fill(r)
+            return
+        with _STAGED_LOCK:
+            self._fill(r)
+            self._staged = None
+
+    if not TYPE_CHECKING:  # to mypy the hook would make every misspelt attribute an Any
+
+        def __getattr__(self, name: str) -> Any:
+            # Python asks only for attributes not set: here, a staged handle's snapshot. The
+            # attribute is looked up again in any case: another thread may have just set it.
+            job = self._staged
+            if job is not None and not name.startswith("__"):
+                with _STAGED_LOCK:
+                    if self._staged is job:  # else another thread applied a snapshot
+                        self._fill(new_record(job, False))
+                        self._staged = None
+            return object.__getattribute__(self, name)
+
+    def _fill(self, r: JobRecord) -> None:
+        # Reads no attribute before setting it: __getattr__ would wait on the lock held here.
         self._record = r
         self.uuid: str = r.uuid
         self.method: str = r.method
@@ -257,26 +290,28 @@ class BackgroundJobs:
         `with engine.background.batch() as batch: batch.execute(...)` takes what `execute`
         takes and returns each job's handle.
         """
-        return JobBatch(self)
+        return JobBatch(self, Stager(self._function, self._engine.clock))
 
-    def _stage(
-        self, method: MethodLike, args: Any, kwargs: Any, launch: Launch
-    ) -> tuple[NewJob, BackgroundJob]:
-        """Check one job of a batch and give it a handle, before anything is written."""
-        new = self._prepare(method, *check_call(args, kwargs), launch)
-        return new, BackgroundJob(self, new_record(new, False))
+    def _staged_handle(self, job: NewJob) -> BackgroundJob:
+        """The handle of a job staged in a batch, its snapshot built on first use."""
+        handle: BackgroundJob = object.__new__(BackgroundJob)
+        handle._manager = self
+        handle._staged = job
+        handle.uuid = job.uuid
+        return handle
 
-    def _insert_staged(self, staged: Sequence[tuple[NewJob, str, BackgroundJob]]) -> None:
-        results = self._store.jobs.insert_many([s[0] for s in staged], [s[1] for s in staged])
-        for (_, _, handle), (record, created) in zip(staged, results, strict=True):
-            if not created:  # "skip": the handle names the running holder instead
-                handle._apply(record)
-        self._announce_new([record for record, created in results if created])
+    def _insert_staged(
+        self, jobs: Sequence[NewJob], modes: Sequence[str], handles: Mapping[int, BackgroundJob]
+    ) -> None:
+        skipped = self._store.jobs.insert_batch(jobs, modes)
+        for i, holder in skipped.items():  # "skip": the handle names the running holder
+            handles[i]._apply(holder)
+        self._announce_new([j for i, j in enumerate(jobs) if i not in skipped] if skipped else jobs)
 
-    def _announce_new(self, records: Sequence[JobRecord]) -> None:
+    def _announce_new(self, jobs: Sequence[JobRecord | NewJob]) -> None:
         """Wake the engines: now for jobs due now, at its time for the earliest delayed one."""
-        delayed = [r.run_after_ms for r in records if r.run_after_ms > r.begin_ms]
-        if len(delayed) < len(records):
+        delayed = [j.run_after_ms for j in jobs if j.run_after_ms > j.begin_ms]
+        if len(delayed) < len(jobs):
             self._announce.new(None)
         if delayed:
             self._announce.new(min(delayed))
@@ -313,9 +348,7 @@ class BackgroundJobs:
         """Check everything `execute` may refuse, before anything is written."""
         launch.check()
         path = method_path(method)
-        func = self._functions.get(path)
-        if func is None:
-            func = self._functions[path] = resolve(path, self._engine.allowed_modules)
+        func = self._function(path)
         check_arguments(path, func, args, kwargs)
         now_ms = to_ms(self._engine.clock.now())
         return NewJob(
@@ -334,6 +367,13 @@ class BackgroundJobs:
             scheduled_job=launch.scheduled_job,
             parent=_current_job_uuid(),
         )
+
+    def _function(self, path: str) -> Callable[..., Any]:
+        """The allowed function at `path`, imported once per manager."""
+        func = self._functions.get(path)
+        if func is None:
+            func = self._functions[path] = resolve(path, self._engine.allowed_modules)
+        return func
 
     def get(
         self,

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from jobengine.errors import JobEngineError
-from jobengine.launch import Launch
 from jobengine.methods import MethodLike
+from jobengine.staging import Stager
+from jobengine.store import NewJob
 
 if TYPE_CHECKING:
     from jobengine.background import BackgroundJob, BackgroundJobs
-
-_OPTIONS = frozenset(f.name for f in fields(Launch)) - {"key", "description", "on_conflict"}
 
 
 class JobBatch:
@@ -25,9 +23,15 @@ class JobBatch:
     nothing.
     """
 
-    def __init__(self, manager: BackgroundJobs) -> None:
+    def __init__(self, manager: BackgroundJobs, stager: Stager) -> None:
         self._manager = manager
-        self._staged: list[tuple[Any, str, BackgroundJob]] = []
+        self._stager = stager
+        self._jobs: list[NewJob] = []
+        self._modes: list[str] = []  # each job's on_conflict
+        # The handles the write may have to point at a key's holder, by job index: only a job
+        # with a key and "skip" can be skipped; the rest are the caller's to keep or drop.
+        self._skippable: dict[int, BackgroundJob] = {}
+        self._handle = manager._staged_handle
         self._is_written = False
 
     def execute(
@@ -48,16 +52,16 @@ class JobBatch:
         """
         if self._is_written:
             raise JobEngineError("this batch was written already; start a new batch()")
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise JobEngineError(f"batch.execute: unknown option {unknown[0]!r}")
-        launch = Launch(key=key, description=description, on_conflict=on_conflict, **options)
-        new, handle = self._manager._stage(method, args, kwargs, launch)
-        self._staged.append((new, on_conflict, handle))
+        job = self._stager.stage(method, args, kwargs, key, description, on_conflict, options)
+        self._jobs.append(job)
+        self._modes.append(on_conflict)
+        handle = self._handle(job)
+        if on_conflict == "skip" and key:
+            self._skippable[len(self._jobs) - 1] = handle
         return handle
 
     def __len__(self) -> int:
-        return len(self._staged)
+        return len(self._jobs)
 
     def __enter__(self) -> JobBatch:
         return self
@@ -69,5 +73,5 @@ class JobBatch:
         tb: TracebackType | None,
     ) -> None:
         self._is_written = True
-        if exc_type is None and self._staged:
-            self._manager._insert_staged(self._staged)
+        if exc_type is None and self._jobs:
+            self._manager._insert_staged(self._jobs, self._modes, self._skippable)

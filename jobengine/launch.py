@@ -75,11 +75,15 @@ class Launch:
             refuse("run_at", self.run_at, "is later than the year 9999")
 
     def run_after_ms(self, now_ms: int) -> int:
-        """Not before: `delay` seconds from now and `run_at` (naive = local wall time)."""
-        at = now_ms if self.delay is None else now_ms + int(self.delay * 1000)
-        if self.run_at is not None:
-            at = max(at, to_ms(_aware(self.run_at)))
-        return at
+        return run_after_ms(now_ms, self.delay, self.run_at)
+
+
+def run_after_ms(now_ms: int, delay: float | None, run_at: datetime | None) -> int:
+    """Not before: `delay` seconds from now and `run_at` (naive = local wall time)."""
+    at = now_ms if delay is None else now_ms + int(delay * 1000)
+    if run_at is not None:
+        at = max(at, to_ms(_aware(run_at)))
+    return at
 
 
 def _aware(at: datetime) -> datetime:

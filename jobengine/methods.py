@@ -282,7 +282,7 @@ def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
 
 
 @functools.lru_cache(maxsize=1024)
-def _positional_range(func: Callable[..., Any]) -> tuple[int, float] | None:
+def positional_range(func: Callable[..., Any]) -> tuple[int, float] | None:
     """How many positional arguments alone fit `func` (least, most), when that is all a call
     needs checking: plain parameters, maybe *args, no keyword-only parameter without a default.
     None when only a full bind can tell."""
@@ -307,7 +307,7 @@ def check_arguments(
     """Refuse a call whose arguments do not fit the function's signature (1C: count must match)."""
     if not kwargs:
         # The common call, checked without building a BoundArguments (a tenth of the cost).
-        fits = _positional_range(func)
+        fits = positional_range(func)
         if fits is not None and fits[0] <= len(args) <= fits[1]:
             return
     signature = _signature(func)

@@ -18,6 +18,7 @@ import peewee
 
 from jobengine.errors import JobKeyConflict, StoreError
 from jobengine.retry import Retry, retry_delay_s
+from jobengine.store import newrows
 from jobengine.store.attempts import appended, is_recorded
 from jobengine.store.db import driver_errors, immediate, is_sqlite, translate_errors
 from jobengine.store.eventlog import end_event, write_events
@@ -27,7 +28,7 @@ from jobengine.store.models import JobMessageRow as M
 from jobengine.store.records import Batch, Event, Finish, JobRecord, NewJob, Recorded
 from jobengine.store.resources import release_holders
 from jobengine.store.revision import bump, runs_ended
-from jobengine.store.rows import ACTIVE, end_params, from_tuple, new_record, new_values
+from jobengine.store.rows import ACTIVE, end_params, from_tuple, new_record
 from jobengine.store.sql import HotSql, purge_check
 
 # Literal states, not parameters: a partial index serves only a query whose WHERE names its
@@ -54,18 +55,24 @@ class JobStore:
         self.db = db
         self._sqlite = is_sqlite(db)
         self.sql = HotSql(db.param, self._sqlite)
+        self._params_limit: int | None = None
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.db.execute_sql(sql, params).fetchall())
 
-    def _insert_one(self, params: Sequence[Any]) -> None:
+    def _insert_one(self, job: NewJob, held: bool) -> None:
         """The hottest statement: on SQLite, straight to the driver (peewee's wrapper costs
         more than a tenth of the insert); driver errors still become StoreError."""
-        if not self._sqlite or self.db.in_transaction():
-            self._exec(self.sql.insert, params)
+        if not self._sqlite:
+            self._exec(self.sql.insert, (*job, held, ACTIVE, 1, False, ""))
+            return
+        fields = newrows.present(job)
+        sql, params = newrows.statement(fields, int(held), 1), newrows.params([job], fields)
+        if self.db.in_transaction():
+            self._exec(sql, params)
             return
         try:
-            self.db.connection().execute(self.sql.insert, params)
+            self.db.connection().execute(sql, params)
         except sqlite3.Error as exc:
             raise StoreError(f"could not store the job: {exc}") from exc
 
@@ -97,21 +104,18 @@ class JobStore:
         """
         if not job.key:
             # One statement is its own transaction: no key, nothing else to check.
-            self._insert_one((*new_values(job), False, ACTIVE, 1, False, ""))
+            self._insert_one(job, False)
             return new_record(job, False), True
         with immediate(self.db):
-            held = False
-            if job.key:
-                self._lock_key(job.method, job.key)
-                holder = self._holder(job.method, job.key)
-                if holder is not None:
-                    if on_conflict == "skip":
-                        return holder, False
-                    if on_conflict != "queue":
-                        raise JobKeyConflict(job.method, job.key, holder.uuid)
-                held = holder is None
-            self._exec(self.sql.insert, (*new_values(job), held, ACTIVE, 1, False, ""))
-        return new_record(job, held), True
+            self._lock_key(job.method, job.key)
+            holder = self._holder(job.method, job.key)
+            if holder is not None:
+                if on_conflict == "skip":
+                    return holder, False
+                if on_conflict != "queue":
+                    raise JobKeyConflict(job.method, job.key, holder.uuid)
+            self._insert_one(job, holder is None)
+        return new_record(job, holder is None), True
 
     def insert_many(
         self, jobs: Sequence[NewJob], on_conflict: str | Sequence[str] = "error"
@@ -131,39 +135,84 @@ class JobStore:
         Raises:
             JobKeyConflict: with "error", for the first job whose key is held.
         """
+        skipped, held = self._insert_new(jobs, on_conflict)
+        return [
+            (skipped[i], False) if i in skipped else (new_record(job, bool(held[i])), True)
+            for i, job in enumerate(jobs)
+        ]
+
+    def insert_batch(
+        self, jobs: Sequence[NewJob], on_conflict: str | Sequence[str] = "error"
+    ) -> dict[int, JobRecord]:
+        """`insert_many` for a batch that needs no records back (building one per job cost as
+        much as inserting it).
+
+        Returns:
+            The holders returned instead of the jobs skipped ("skip"), by the job's index in
+            `jobs`; every other job was inserted.
+        """
+        return self._insert_new(jobs, on_conflict)[0]
+
+    def _insert_new(
+        self, jobs: Sequence[NewJob], on_conflict: str | Sequence[str]
+    ) -> tuple[dict[int, JobRecord], list[int]]:
+        """`insert_many`'s work: the holders of the skipped jobs by index, and for each job
+        whether it took its key (1) or not (0, also for a skipped one)."""
         if not jobs:
-            return []
+            return {}, []
         with immediate(self.db):
+            if not any(job.key for job in jobs):  # the common batch: no key rule to apply
+                self._write_new(jobs, [0] * len(jobs))
+                return {}, [0] * len(jobs)
             holders = self._holders_of(jobs)
-            out: list[tuple[JobRecord, bool]] = []
-            rows: list[tuple[Any, ...]] = []
+            skipped: dict[int, JobRecord] = {}
+            held: list[int] = []
+            written: list[NewJob] = []
+            written_held: list[int] = []
             modes = [on_conflict] * len(jobs) if isinstance(on_conflict, str) else on_conflict
-            for job, mode in zip(jobs, modes, strict=True):
+            for i, (job, mode) in enumerate(zip(jobs, modes, strict=True)):
                 pair = (job.method, job.key)
                 holder = holders.get(pair) if job.key else None
                 if holder is not None and mode == "skip":
-                    out.append((holder, False))
+                    skipped[i] = holder
+                    held.append(0)
                     continue
                 if holder is not None and mode != "queue":
                     raise JobKeyConflict(job.method, job.key, holder.uuid)
-                held = bool(job.key) and holder is None
-                record = new_record(job, held)
-                if held:
-                    holders[pair] = record
-                rows.append((*new_values(job), held, ACTIVE, 1, False, ""))
-                out.append((record, True))
-            self._insert_rows(rows)
-        return out
+                takes = bool(job.key) and holder is None
+                if takes:
+                    holders[pair] = new_record(job, True)
+                held.append(int(takes))
+                written.append(job)
+                written_held.append(int(takes))
+            self._write_new(written, written_held)
+        return skipped, held
 
-    def _insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Many rows at once: executemany on SQLite; COPY on PostgreSQL, about three times
-        the rate of psycopg's pipelined executemany (multi-row VALUES was slower still)."""
-        if self._sqlite or not rows:
-            self._run_many(self.sql.insert, rows)
+    def _write_new(self, jobs: Sequence[NewJob], held: Sequence[int]) -> None:
+        """Insert new jobs in the open transaction, `held[i]` whether job i takes its key.
+
+        SQLite: multi-row INSERTs (see `newrows`). PostgreSQL: COPY, about three times the
+        rate of psycopg's pipelined executemany (multi-row VALUES was slower still).
+        """
+        if self._sqlite:
+            with driver_errors():
+                cursor = self.db.cursor()
+                for sql, runs in newrows.inserts(jobs, held, self._max_params()):
+                    if len(runs) == 1:
+                        cursor.execute(sql, runs[0])
+                    else:
+                        cursor.executemany(sql, runs)
             return
         with driver_errors(), self.db.cursor().copy(self.sql.copy_new) as copy:
-            for row in rows:
-                copy.write_row(row)
+            for job, h in zip(jobs, held, strict=True):
+                copy.write_row((*job, bool(h), ACTIVE, 1, False, ""))
+
+    def _max_params(self) -> int:
+        """How many parameters one SQLite statement may take (32766 since SQLite 3.32)."""
+        if self._params_limit is None:
+            conn = self.db.connection()
+            self._params_limit = int(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        return self._params_limit
 
     def _holders_of(self, jobs: Sequence[NewJob]) -> dict[tuple[str, str], JobRecord | None]:
         """Lock the batch's keys (PostgreSQL) and read their active holders."""

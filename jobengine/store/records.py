@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,12 @@ class JobRecord:
     attempts: str | None = None  # JSON list of the attempts that ended; None: none recorded
 
 
-@dataclass(frozen=True)
-class NewJob:
-    """What `execute` asks the store to insert."""
+class NewJob(NamedTuple):
+    """What `execute` asks the store to insert.
+
+    A named tuple, not a dataclass: a batch builds one per job, and a frozen dataclass's
+    __init__ costs several times a tuple's; the tuple is also the head of the row inserted.
+    """
 
     uuid: str
     method: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
@@ -21,8 +20,7 @@ def from_tuple(row: Sequence[Any]) -> JobRecord:
     return JobRecord(*values)
 
 
-_NEW_FIELDS = [f.name for f in fields(NewJob)]
-_new_tuple = operator.attrgetter(*_NEW_FIELDS)
+_NEW_FIELDS = list(NewJob._fields)
 # What a new row holds beyond the NewJob's fields (peewee's defaults are Python-side only).
 _NEW_DEFAULTS = {f.name: None for f in fields(JobRecord)} | {
     "key_held": False,
@@ -46,13 +44,9 @@ def new_record(job: NewJob, held: bool) -> JobRecord:
     record: JobRecord = object.__new__(JobRecord)
     values = record.__dict__
     values.update(_NEW_DEFAULTS)
-    values.update(zip(_NEW_FIELDS, _new_tuple(job), strict=True))
+    values.update(zip(_NEW_FIELDS, job, strict=True))
     values["key_held"] = held
     return record
-
-
-def new_values(job: NewJob) -> tuple[Any, ...]:
-    return tuple(_new_tuple(job))
 
 
 def end_params(

@@ -14,13 +14,7 @@ from jobengine.store.records import JobRecord, NewJob
 TABLE = "background_job"
 RECORD_COLUMNS = [f.name for f in fields(JobRecord)]
 # Peewee's defaults live in Python, not in the schema, so the insert names them all.
-NEW_COLUMNS = [f.name for f in fields(NewJob)] + [
-    "key_held",
-    "state",
-    "attempt",
-    "cancel_requested",
-    "host",
-]
+NEW_COLUMNS = [*NewJob._fields, "key_held", "state", "attempt", "cancel_requested", "host"]
 
 
 def _q(name: str) -> str:

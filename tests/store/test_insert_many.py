@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from jobengine.errors import JobKeyConflict, StoreError
-from jobengine.store import Batch, Finish, Store
+from jobengine.store import Batch, Finish, Store, newrows
 from tests.store.conftest import NOW, new_job, run_per_store
 
 
@@ -100,3 +102,44 @@ def test_concurrent_batches_on_one_key_leave_one_holder(store_url: str) -> None:
     finally:
         for s in stores:
             s.close()
+
+
+@pytest.mark.parametrize("rows", [2, newrows.ROWS])
+def test_the_optional_fields_of_each_job_are_stored_as_given(
+    store: Store, rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite a statement names only the optional fields a job has and holds up to ROWS
+    # jobs: runs of jobs alike share one, and the batch order holds across them.
+    monkeypatch.setattr(newrows, "ROWS", rows)
+    sched, parent = str(uuid.uuid4()), str(uuid.uuid4())
+    jobs = [
+        new_job(),
+        new_job(retry='{"count": 1}'),
+        new_job(retry='{"count": 2}'),
+        new_job(retry='{"count": 3}'),
+        new_job(timeout_s=2.5, parent=parent),
+        *[new_job() for _ in range(5)],
+        new_job(key="k", scheduled_job=sched, parent=parent, retry="{}", timeout_s=1.0),
+        new_job(key="k2"),
+        new_job(key="k3"),
+        new_job(timeout_s=3),
+    ]
+    out = store.jobs.insert_many(jobs)
+    stored = store.jobs.select()
+    assert stored == [r for r, _ in out]
+    assert [(r.uuid, r.retry, r.timeout_s, r.scheduled_job, r.parent) for r in stored] == [
+        (j.uuid, j.retry, j.timeout_s, j.scheduled_job, j.parent) for j in jobs
+    ]
+    lone = new_job(timeout_s=4.0, parent=parent)
+    assert store.jobs.insert(lone)[0] == store.jobs.find(lone.uuid)
+
+
+def test_insert_batch_returns_only_the_skipped_jobs_holders(store: Store) -> None:
+    running = store.jobs.insert(new_job(key="a"))[0]
+    jobs = [new_job(), new_job(key="a"), new_job(key="b"), new_job(key="b"), new_job(key="c")]
+    skipped = store.jobs.insert_batch(jobs, ["error", "skip", "skip", "skip", "queue"])
+    assert {i: r.uuid for i, r in skipped.items()} == {1: running.uuid, 3: jobs[2].uuid}
+    stored = store.jobs.select()
+    assert [r.uuid for r in stored] == [running.uuid, jobs[0].uuid, jobs[2].uuid, jobs[4].uuid]
+    assert [r.key_held for r in stored] == [True, False, True, True]
+    assert store.jobs.insert_batch([]) == {}
