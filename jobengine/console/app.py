@@ -494,14 +494,10 @@ class ConsoleApp(App[None]):
     def action_edit_schedule(self) -> None:
         if not self._only("scheduled", "s edits a scheduled job's schedule"):
             return
-        key = self.table.cursor_key
-        if key is None:
+        sj = job_screens.scheduled_at_cursor(self)
+        if sj is None:
             return
-        try:
-            sj = actions.scheduled(self.engine, key)
-        except JobEngineError as exc:
-            self.notify(str(exc), severity="error")
-            return
+        key = sj.uuid
         now, last = self.engine.clock.now(), sj.last_begin
 
         def saved(schedule: Schedule | None) -> None:

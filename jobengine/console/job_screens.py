@@ -33,6 +33,7 @@ from jobengine.errors import JobEngineError
 if TYPE_CHECKING:
     from jobengine.console.app import ConsoleApp
     from jobengine.engine import Engine
+    from jobengine.scheduled import ScheduledJob
 
 PARAMS_HINT = 'a JSON list, e.g. [1, "text"]'
 
@@ -156,14 +157,25 @@ def _entries(engine: Engine) -> dict[str, dict[str, str]]:
     return {name: scheduled_texts(engine.scheduled.create(name)) for name in names}
 
 
-def copy_scheduled(app: ConsoleApp) -> None:
-    """`C` on scheduled jobs: a new job with the fields and schedule of the one at the cursor."""
+def scheduled_at_cursor(app: ConsoleApp) -> ScheduledJob | None:
+    """The scheduled job at the cursor, or None once the console said why there is none."""
     key = app.table.cursor_key
     if key is None:
         app.notify("no row here", severity="warning")
+        return None
+    try:
+        return actions.scheduled(app.engine, key)
+    except JobEngineError as exc:
+        app.notify(str(exc), severity="error")
+        return None
+
+
+def copy_scheduled(app: ConsoleApp) -> None:
+    """`C` on scheduled jobs: a new job with the fields and schedule of the one at the cursor."""
+    sj = scheduled_at_cursor(app)
+    if sj is None:
         return
     try:
-        sj = actions.scheduled(app.engine, key)
         if sj.predefined:
             raise JobEngineError(
                 f"{sj.metadata} is predefined: the registry makes its one job, so it has no copies"
@@ -182,18 +194,12 @@ def copy_scheduled(app: ConsoleApp) -> None:
 
 def edit(app: ConsoleApp) -> None:
     """`E` on scheduled jobs: the fields of the one at the cursor (its schedule is `s`)."""
-    key = app.table.cursor_key
-    if key is None:
-        app.notify("no row here", severity="warning")
-        return
-    try:
-        sj = actions.scheduled(app.engine, key)
-    except JobEngineError as exc:
-        app.notify(str(exc), severity="error")
+    sj = scheduled_at_cursor(app)
+    if sj is None:
         return
 
     def save(fields: ScheduledFields) -> str:
-        return actions.edit_scheduled(app.engine, key, fields)
+        return actions.edit_scheduled(app.engine, sj.uuid, fields)
 
     _open(app, ScheduledJobForm(f"Fields of {sj.metadata}", scheduled_texts(sj), save))
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from jobengine import Engine
 from jobengine.console.app import ConsoleApp
@@ -93,17 +93,21 @@ async def settle(pilot: Pilot[None]) -> None:
 
 
 async def laid_out(pilot: Pilot[None]) -> None:
-    """Wait until the listing has measured the rows and cells it was given and the screen is
-    idle. DataTable sizes its columns when idle: a screenshot taken before that shows every
-    column at its header's width (a fixed pause is not enough on a loaded machine)."""
-    app = pilot.app
-    assert isinstance(app, ConsoleApp)
-    table = app.table
-    for _ in range(200):
-        await Pilot.pause(pilot, 0.02)
-        if not (table._require_update_dimensions or table._updated_cells):
-            break
-    await Pilot.pause(pilot)
+    """Wait until two screenshots 0.1 s apart are equal. DataTable sizes its columns when
+    idle, after the rows arrive, and later still on a loaded machine: a screenshot taken before
+    shows every column at its header's width (a fixed pause once was too short). Input cursors
+    stop blinking, shown, or the wait itself could catch one hidden."""
+    for screen in pilot.app.screen_stack:
+        for box in screen.query(Input):
+            box.cursor_blink = False
+    last = ""
+    for _ in range(100):
+        await Pilot.pause(pilot, 0.1)  # not a SettledPilot's pause: no reads are waited for
+        shot = pilot.app.export_screenshot()
+        if shot == last:
+            return
+        last = shot
+    raise AssertionError("the console's screen never settled")
 
 
 class SettledPilot(Pilot[None]):
