@@ -45,7 +45,14 @@ if __package__ in (None, ""):  # run as a script: make `bench.*` importable (als
     sys.path.insert(0, _root)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_root, os.environ.get("PYTHONPATH")]))
 
-from bench.common import Config, RedisDatabases, SystemResult, Unavailable, percentile
+from bench.common import (
+    Config,
+    RedisDatabases,
+    SystemResult,
+    Unavailable,
+    compile_sources,
+    percentile,
+)
 from bench.report import print_ratios, print_table, print_targets
 
 DEFAULT_SYSTEMS = ["jobengine", "jobengine-inproc", "huey-sqlite", "jobengine-pg", "procrastinate"]
@@ -191,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"background jobs: n={config.n} (PostgreSQL {config.pg_n}), latency-n={config.latency_n}, "
         f"repeats={config.repeats}, 2 workers each; "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs; "
+        f"jobengine's modules {compile_sources()}",
         flush=True,
     )
     started = time.perf_counter()

@@ -20,6 +20,22 @@ REDIS_HOST = "127.0.0.1"
 REDIS_PORT = 6379
 
 
+def compile_sources() -> str:
+    """Compile jobengine's and the benchmark's modules to bytecode, as `pip install` does for an
+    installed package (Huey's and procrastinate's came so), and say what was done.
+
+    jobengine runs from its source tree here (an editable install), and with
+    PYTHONDONTWRITEBYTECODE set Python would compile every module again at each start of the
+    engine and of its fork server, some 75 ms a start that no installed deployment pays.
+    """
+    import compileall
+
+    ok = all(
+        compileall.compile_dir(ROOT / part, quiet=1, force=False) for part in ("jobengine", "bench")
+    )
+    return "compiled to bytecode, as pip install does" if ok else "some modules did not compile"
+
+
 class Unavailable(Exception):
     """A system cannot run here (not installed, server down); the message says why."""
 

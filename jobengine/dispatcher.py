@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from jobengine.clock import Clock, to_ms
 from jobengine.drain import Drain
+from jobengine.errors import log_retry
 from jobengine.events import (
     JobFinished,
     JobMessage,
@@ -168,7 +169,7 @@ class Dispatcher:
                     self._drain_wake()
                 self.step(self.clock.monotonic(), events)
             except Exception:
-                logger.exception("dispatcher turn failed; retrying")
+                log_retry(logger, "dispatcher turn failed")
                 self.clock.wait(0.2)  # a store outage must not spin the CPU
         self._shutdown()
 

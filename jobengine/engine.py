@@ -127,12 +127,14 @@ class Engine:
             return self
         from jobengine.dispatcher import DispatchConfig, Dispatcher
         from jobengine.pool import Pool
+        from jobengine.pool.workerproc import QUEUED_WORK_S
 
         pool = Pool(
             self.workers,
             grace_s=self.grace,
             max_jobs_per_worker=self.max_jobs_per_worker,
-            pipeline=2,  # one job running and one queued per worker
+            pipeline=8,  # one job running and up to 7 queued per worker behind short jobs
+            queued_work_s=QUEUED_WORK_S,
             clock=self.clock,
             allowed_modules=self.allowed_modules,
             limits=self.limits,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,3 +139,16 @@ class ResourceNotFound(JobEngineError):
         self.queue = queue
         self.item_id = item_id
         super().__init__(f"resource {item_id} of queue {queue!r} does not exist")
+
+
+def log_retry(log: logging.Logger, what: str) -> None:
+    """Log the exception being handled by a loop that goes on after it.
+
+    A StoreError (the server is down, the file is gone) is one line: its message says what is
+    wrong, and the engine's own code is not at fault. Anything else comes with its traceback.
+    """
+    exc = sys.exc_info()[1]
+    if isinstance(exc, StoreError):
+        log.error("%s: %s; retrying", what, exc)
+    else:
+        log.exception("%s; retrying", what)

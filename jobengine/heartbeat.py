@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobengine.clock import Clock, to_ms
+from jobengine.errors import log_retry
 from jobengine.store import Store
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class Heartbeat:
             try:
                 self.beat()
             except Exception:
-                logger.exception("heartbeat failed; retrying")
+                log_retry(logger, "heartbeat failed")
 
     def stop(self) -> None:
         self._stop.set()

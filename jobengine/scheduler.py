@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from jobengine import codec
 from jobengine.clock import Clock, from_ms, to_ms
 from jobengine.decide import Decider, next_start
-from jobengine.errors import JobEngineError
+from jobengine.errors import JobEngineError, log_retry
 from jobengine.schedule import Schedule
 from jobengine.store import Store
 from jobengine.store.records import Event, RunState, ScheduledRecord
@@ -177,10 +177,8 @@ class Scheduler:
             try:
                 self.run_due()
                 self._housekeeping()
-            except JobEngineError:
-                logger.exception("scheduler pass failed; retrying")
             except Exception:
-                logger.exception("scheduler pass failed unexpectedly; retrying")
+                log_retry(logger, "scheduler pass failed")
             if self._stop.is_set():
                 return
             now = to_ms(self.clock.now())

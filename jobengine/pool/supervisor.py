@@ -30,7 +30,12 @@ from jobengine.pool.backoff import StartGuard
 from jobengine.pool.process import CONTEXTS, MultiprocessFactory, ProcessFactory, WorkerOptions
 from jobengine.pool.protocol import Report, SlotChange, encode_job
 from jobengine.pool.settle import Settler, canceled, ids, unstarted
-from jobengine.pool.workerproc import QUEUE_BEHIND_S, InFlightJob, WorkerProcess, kill_all
+from jobengine.pool.workerproc import (
+    QUEUE_BEHIND_S,
+    InFlightJob,
+    WorkerProcess,
+    kill_all,
+)
 from jobengine.pool.workers import JOIN_S
 from jobengine.state import JobState
 
@@ -41,6 +46,7 @@ logger = logging.getLogger(__name__)
 class _Census:
     """The workers by what they can take now."""
 
+    now: float  # monotonic, when it was taken
     empty: list[WorkerProcess] = field(default_factory=list)  # no job, not retiring
     busy: int = 0  # running a job that holds its slot (not lending it)
     queueable: list[WorkerProcess] = field(default_factory=list)  # busy, with room to queue
@@ -66,6 +72,8 @@ class Pool(Settler):
         limits: what a job may report; workers cut texts and refuse oversize results.
         preload: modules each worker imports before it takes jobs.
         queue_behind_s: a job queues only behind one that started less than this ago.
+        queued_work_s: with it, a worker holds the whole pipeline only behind short jobs, and
+            behind slower ones about this much work (see QUEUED_WORK_S); None: always all.
         factory: starts worker processes; real ones from `context` by default.
         start_guard: the crash-loop back-off for workers that die before they take a job.
     """
@@ -83,6 +91,7 @@ class Pool(Settler):
         limits: Limits = DEFAULT_LIMITS,
         preload: Sequence[str] = (),
         queue_behind_s: float = QUEUE_BEHIND_S,
+        queued_work_s: float | None = None,
         factory: ProcessFactory | None = None,
         start_guard: StartGuard | None = None,
     ) -> None:
@@ -111,6 +120,7 @@ class Pool(Settler):
             guard=start_guard or StartGuard(),
             queue_behind_s=queue_behind_s,
         )
+        self._queued_work_s = queued_work_s
         self._extras: dict[int, object] = {}
         self.extras_ready: list[object] = []  # which of wait()'s `extra` were readable
 
@@ -172,15 +182,16 @@ class Pool(Settler):
         if not self._is_running or self._is_stopping:
             return 0
         census = self._census()
+        now = census.now
         starts = self._size - census.busy  # workers that may start a job now
-        queue = sum(self._room(w) for w in census.queueable)
+        queue = sum(self._room(w, now) for w in census.queueable)
         if starts <= 0:
             return queue
         empty = census.empty
         new = max(0, starts - len(empty))
         if new and not self._may_spawn():
             new = 0
-        return queue + sum(self._room(w) for w in empty[:starts]) + new
+        return queue + sum(self._room(w, now) for w in empty[:starts]) + new
 
     @property
     def starved(self) -> int:
@@ -191,7 +202,7 @@ class Pool(Settler):
 
     def _census(self) -> _Census:
         now = self._clock.monotonic()
-        census = _Census()
+        census = _Census(now)
         for w in self._workers:
             job = w.job
             if job is None:
@@ -199,16 +210,31 @@ class Pool(Settler):
                     census.empty.append(w)
             elif not job.is_lending:
                 census.busy += 1
-                if w.takes_queue(now, self._queue_behind_s) and self._room(w) > 0:
+                if w.takes_queue(now, self._queue_behind_s) and self._room(w, now) > 0:
                     census.queueable.append(w)
         return census
 
-    def _room(self, worker: WorkerProcess) -> int:
-        """How many more jobs `worker` may hold: never more than it runs before it exits."""
+    def _room(self, worker: WorkerProcess, now: float) -> int:
+        """How many more jobs `worker` may hold: never more than it runs before it exits, and
+        with `queued_work_s`, fewer behind slower jobs (see `_depth`)."""
         cap = self._pipeline
         if self._max_jobs is not None:
             cap = min(cap, self._max_jobs - worker.jobs_done)
+        if self._queued_work_s is not None:
+            cap = min(cap, self._depth(worker, now, self._queued_work_s))
         return max(0, cap - len(worker.jobs))
+
+    @staticmethod
+    def _depth(worker: WorkerProcess, now: float, queued_work_s: float) -> int:
+        """The jobs a worker holds when what waits in it comes to about `queued_work_s`: a job
+        is taken to run as long as the worker's last one, or as the running one so far."""
+        run_s = worker.last_run_s
+        if run_s is None:
+            return 2  # nothing known of its jobs yet: one queued
+        head = worker.job
+        if head is not None and head.started is not None:
+            run_s = max(run_s, now - head.started)
+        return 1 + int(queued_work_s / run_s) if run_s > 0 else 1 << 30
 
     def submit(self, spec: JobSpec) -> None:
         """Hand `spec` to a worker: an idle one first, else a temporary one for a lent slot,
@@ -379,6 +405,8 @@ class Pool(Settler):
         if report.state is JobState.CANCELED and job.stop_reason and job.started is not None:
             message = f"{job.stop_reason}; the job stopped on request"
             report = JobFinished(report.uuid, report.state, report.at, error=canceled(message))
+        if job.started is not None:
+            worker.last_run_s = self._clock.monotonic() - job.started
         self._release(worker, job)
         worker.jobs_done += 1
         if self._max_jobs is not None and worker.jobs_done >= self._max_jobs:

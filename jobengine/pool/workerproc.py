@@ -16,6 +16,10 @@ from jobengine.pool.protocol import FrameReader
 # running longer come back to run elsewhere: the queue saves round trips for short jobs without
 # holding any job long behind a slow one.
 QUEUE_BEHIND_S = 0.1
+# Behind jobs that take a while, a worker's queue holds about this much work: short jobs fill
+# the whole pipeline (a worker never waits for the dispatcher), slower ones queue one or two
+# (few jobs wait behind a slow one, and few are marked handed should the engine be settled).
+QUEUED_WORK_S = 0.05
 _TAIL = 4096  # bytes of start-up output kept to find its last line
 
 
@@ -52,6 +56,7 @@ class WorkerProcess:
     jobs_done: int = 0
     is_retiring: bool = False  # told to exit (or exits by itself); takes no more jobs
     took_job: bool = False  # it started a job (so it did not die as it started)
+    last_run_s: float | None = None  # how long its last job ran, as seen here; None: none yet
     stderr_tail: bytes = b""  # the end of what it wrote to stderr while starting
 
     @property

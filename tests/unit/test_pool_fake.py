@@ -22,6 +22,7 @@ from jobengine.events import (
 )
 from jobengine.pool import Pool, PoolError
 from jobengine.pool.fake import FakeProcess, FakeProcessFactory
+from jobengine.pool.workerproc import QUEUED_WORK_S
 from jobengine.state import JobState
 from jobengine.testing import FakeClock
 
@@ -165,6 +166,31 @@ def test_a_job_queued_behind_a_running_one_comes_back_after_queue_behind_s(
     worker.give_back("behind")
     assert [e for e in turn(pool) if isinstance(e, JobReturned)] == [JobReturned("behind")]
     assert pool.running() == {"head": worker.pid}
+
+
+def test_a_worker_queues_the_whole_pipeline_behind_short_jobs_and_less_behind_slow_ones(
+    make_pool: MakePool, clock: FakeClock
+) -> None:
+    pool, factory = make_pool(pipeline=8, queued_work_s=QUEUED_WORK_S)
+    worker = only_worker(factory)
+    assert pool.idle == 2  # nothing known of its jobs yet: one to run and one queued
+    pool.submit(JobSpec("quick", "m:f"))
+    worker.start("quick")
+    turn(pool)
+    clock.advance(0.001)
+    worker.finish("quick")
+    turn(pool)
+    assert pool.idle == 8  # a 1 ms job: the whole pipeline is less than QUEUED_WORK_S of work
+    pool.submit(JobSpec("slow", "m:f"))
+    worker.start("slow")
+    turn(pool)
+    clock.advance(0.02)
+    # The head has run 20 ms: two more fit in QUEUED_WORK_S (50 ms), so 3 in all.
+    assert pool.idle == 2
+    clock.advance(0.01)
+    worker.finish("slow")
+    turn(pool)
+    assert pool.idle == 2  # its last job ran 30 ms: one to run and one queued behind it
 
 
 def test_a_dead_worker_fails_its_job_and_is_replaced(make_pool: MakePool) -> None:
