@@ -133,7 +133,7 @@ class Engine:
             self.workers,
             grace_s=self.grace,
             max_jobs_per_worker=self.max_jobs_per_worker,
-            pipeline=8,  # one job running and up to 7 queued per worker behind short jobs
+            pipeline=16,  # one job running and up to 15 queued per worker behind short jobs
             queued_work_s=QUEUED_WORK_S,
             clock=self.clock,
             allowed_modules=self.allowed_modules,
