@@ -13,6 +13,10 @@ from jobengine.errors import JobEngineError, RegistryError, ScheduleError
 from jobengine.registry import JOB_FIELDS, TOP_FIELDS, JobMetadata, check_field, is_module_name
 
 PYTHON_TAG = "tag:yaml.org,2002:python/"
+_REQUIRED = (
+    ("method", "a method ('package.module:function')"),
+    ("schedule", "a schedule (see docs/schedules.md)"),
+)
 
 
 def load_file(file: str) -> tuple[list[str] | None, dict[str, JobMetadata]]:
@@ -166,20 +170,11 @@ def _job(name: str, node: yaml.Node, file: str, line: int) -> JobMetadata:
             raise RegistryError(
                 str(exc), file=file, line=vnode.start_mark.line + 1, field=f"{name}.{key}"
             ) from exc
-    if "method" not in values:
-        raise RegistryError(
-            "a scheduled job needs a method ('package.module:function')",
-            file=file,
-            line=line,
-            field=f"{name}.method",
-        )
-    if "schedule" not in values:
-        raise RegistryError(
-            "a scheduled job needs a schedule (see docs/schedules.md)",
-            file=file,
-            line=line,
-            field=f"{name}.schedule",
-        )
+    for needed, what in _REQUIRED:
+        if needed not in values:
+            raise RegistryError(
+                f"a scheduled job needs {what}", file=file, line=line, field=f"{name}.{needed}"
+            )
     if values.get("predefined") and values.get("params"):
         raise RegistryError(
             "predefined jobs take no params", file=file, line=line, field=f"{name}.params"
