@@ -234,13 +234,21 @@ def driver_errors() -> Any:
 
 
 def translate_errors(cls: type[_T]) -> type[_T]:
-    """Wrap every public method so no driver or peewee exception leaves the store.
+    """Wrap every public method, those of jobengine's base classes too, so no driver or
+    peewee exception leaves the store.
 
     JobEngineError subclasses (a key conflict) pass through unchanged.
     """
-    for name, func in list(vars(cls).items()):
-        if callable(func) and not name.startswith("_"):
-            setattr(cls, name, _translated(func))
+    public: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):  # bases first: a subclass's own method wins
+        if klass.__module__.startswith("jobengine."):
+            public.update(
+                (name, func)
+                for name, func in vars(klass).items()
+                if callable(func) and not name.startswith("_")
+            )
+    for name, func in public.items():
+        setattr(cls, name, _translated(func))
     return cls
 
 

@@ -1,4 +1,7 @@
-"""Store verbs for background jobs: insert, claim, record outcomes, cancel, query, purge.
+"""Store verbs for background jobs: insert, claim, record outcomes, cancel, delete, purge.
+
+The writers of outcomes are in `outcomes`, the reads in `jobqueries`, what they share in
+`jobbase`.
 
 Concurrency contract: every verb that changes key ownership (`key_held`) runs in one write
 transaction; on PostgreSQL it also takes a transaction-scoped advisory lock on the job's
@@ -8,57 +11,31 @@ unique index on (method, key) WHERE key_held is the last line of defence on both
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import fields, replace
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import peewee
 
 from jobengine.errors import JobKeyConflict, StoreError
-from jobengine.retry import Retry, retry_delay_s
 from jobengine.store import newrows
-from jobengine.store.attempts import appended, is_recorded
-from jobengine.store.db import driver_errors, immediate, is_sqlite, translate_errors
-from jobengine.store.eventlog import end_event, write_events
-from jobengine.store.match import words_condition
+from jobengine.store.db import driver_errors, immediate, translate_errors
+from jobengine.store.jobqueries import JobQueries
 from jobengine.store.models import BackgroundJobRow as J
-from jobengine.store.models import JobMessageRow as M
-from jobengine.store.records import Batch, Event, Finish, JobRecord, NewJob, Recorded
-from jobengine.store.resources import release_holders
-from jobengine.store.revision import bump, runs_ended
-from jobengine.store.rows import ACTIVE, end_params, from_tuple, new_record
-from jobengine.store.sql import HotSql, purge_check
-
-# Literal states, not parameters: a partial index serves only a query whose WHERE names its
-# own terms, and each part here is one index's condition.
-COUNT_BY_STATE = """
-SELECT 'ACTIVE', COUNT(*) FROM background_job WHERE state = 'ACTIVE' AND claimed_by IS NULL
-UNION ALL
-SELECT 'ACTIVE', COUNT(*) FROM background_job WHERE state = 'ACTIVE' AND claimed_by IS NOT NULL
-UNION ALL
-SELECT '', COUNT(*) FROM background_job WHERE state <> 'ACTIVE'
-UNION ALL
-SELECT state, COUNT(*) FROM background_job WHERE state IN ('FAILED', 'CANCELED') GROUP BY state
-"""
-
-_RECORD_FIELDS = [f.name for f in fields(JobRecord)]
-_COLUMNS = [getattr(J, name) for name in _RECORD_FIELDS]
+from jobengine.store.outcomes import OutcomeWrites
+from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
+from jobengine.store.rows import ACTIVE, from_tuple, new_record
+from jobengine.store.sql import RECORD_COLUMNS, purge_check
 
 
 @translate_errors
-class JobStore:
-    """Background-job verbs over one peewee database."""
+class JobStore(OutcomeWrites, JobQueries):
+    """Background-job verbs over one peewee database: insert, claim, record outcomes (the
+    writes in `outcomes`), cancel, delete and purge; the reads are `JobQueries`'."""
 
     def __init__(self, db: peewee.Database) -> None:
-        self.db = db
-        self._sqlite = is_sqlite(db)
-        self.sql = HotSql(db.param, self._sqlite)
+        super().__init__(db)
         self._params_limit: int | None = None
-
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return list(self.db.execute_sql(sql, params).fetchall())
 
     def _insert_one(self, job: NewJob, held: bool) -> None:
         """The hottest statement: on SQLite, straight to the driver (peewee's wrapper costs
@@ -75,18 +52,6 @@ class JobStore:
             self.db.connection().execute(sql, params)
         except sqlite3.Error as exc:
             raise StoreError(f"could not store the job: {exc}") from exc
-
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.db.execute_sql(sql, params)
-
-    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if len(rows) == 1:
-            # psycopg runs executemany in pipeline mode, which costs an extra sync for the
-            # one-row case of every lone job's report.
-            self._exec(sql, rows[0])
-        elif rows:
-            with driver_errors():
-                self.db.cursor().executemany(sql, rows)
 
     # -- insert ---------------------------------------------------------------------------
 
@@ -236,12 +201,6 @@ class JobStore:
                 holders[(rec.method, rec.key)] = rec
         return holders
 
-    def _lock_key(self, method: str, key: str) -> None:
-        if not self._sqlite:
-            self.db.execute_sql(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (method + "\x1f" + key,)
-            )
-
     def _holder(self, method: str, key: str) -> JobRecord | None:
         rows = self._run(self.sql.holder, (method, key))
         return from_tuple(rows[0]) if rows else None
@@ -366,162 +325,6 @@ class JobStore:
                 handed |= self.hand(claim_for, [r.uuid for r in claimed[:hand_claimed]])
         return replace(recorded, handed=frozenset(handed)), claimed
 
-    def _ended_plainly(self, batch: Batch, owner: str) -> bool:
-        """A lone plain completion (the latency case): one conditional UPDATE, its own
-        transaction. False, having written nothing, for anything else."""
-        if batch.progress or batch.messages or len(batch.finishes) != 1:
-            return False
-        fin = batch.finishes[0]
-        if not fin.is_plain or fin.state != "COMPLETED" or fin.holds_resources:
-            return False
-        if len(batch.started) > (fin.uuid in batch.started):
-            return False  # other jobs' starts to write: the batch path
-        params = (*end_params(fin, None, batch.started.get(fin.uuid)), owner)
-        return bool(self._run(self.sql.end_plain, params))
-
-    def _write_started(
-        self, batch: Batch, owner: str | None = None, skip: Collection[str] = ()
-    ) -> None:
-        """Write the batch's starts, but those in `skip` (written with their ends)."""
-        starts = [(u, s) for u, s in batch.started.items() if u not in skip]
-        if owner is None:
-            rows = [(ms, host, pid, uuid) for uuid, (ms, host, pid) in starts]
-            self._run_many(self.sql.started, rows)
-        else:
-            owned = [(ms, host, pid, u, owner) for u, (ms, host, pid) in starts]
-            self._run_many(self.sql.started_owned, owned)
-
-    def _write_progress(self, batch: Batch) -> None:
-        rows = [(pct, text, uuid) for uuid, (pct, text) in batch.progress.items()]
-        self._run_many(self.sql.progress, rows)
-
-    def _write_finishes(
-        self,
-        finishes: Sequence[Finish],
-        owner: str | None = None,
-        starts: Mapping[str, tuple[int, str, int]] | None = None,
-    ) -> Recorded:
-        """End `finishes` (only `owner`'s jobs, if given); `starts` are starts not written
-        yet, written with the ends of their jobs."""
-        ended: list[str] = []
-        retried: list[str] = []
-        retry_at: list[int] = []
-        notable: list[tuple[Finish, dict[str, Any]]] = []
-        if not finishes:
-            return Recorded(ended, retried)
-        current = self._current([f.uuid for f in finishes], owner)
-        # Before any key lock, as a scheduler pass takes it before its inserts' key locks.
-        scheduled = any(row["scheduled_job"] for row in current.values())
-        revision = bump(self.db) if scheduled else 0
-        plain: list[tuple[Any, ...]] = []
-        # Sorted so concurrent finishers take the advisory key locks in one order.
-        for fin in sorted(finishes, key=lambda f: (current.get(f.uuid, {}).get("key", ""), f.uuid)):
-            row = current.get(fin.uuid)
-            if row is None:
-                continue  # already settled elsewhere (cancel before start, dead-engine settle)
-            start = starts.get(fin.uuid) if starts else None
-            if start is not None:
-                row["started_ms"] = start[0]  # the attempt's history sees it as started
-            row["start"] = start
-            delay = _retry_delay(fin, row)
-            if delay is not None:
-                retry_at.append(self._send_back(fin, row, delay))
-                retried.append(fin.uuid)
-            elif row["key"]:
-                self._end(fin, row)
-                ended.append(fin.uuid)
-            elif is_recorded(fin, row):
-                self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row), start))
-                ended.append(fin.uuid)
-            else:
-                plain.append(end_params(fin, None, start))
-                ended.append(fin.uuid)
-            if delay is None:
-                notable.append((fin, row))
-        self._run_many(self.sql.end, plain)
-        self._log_ends(notable, revision)
-        # An attempt that ended (retried or final) holds nothing any more: its process is gone.
-        gone = [f.uuid for f in finishes if f.holds_resources and f.uuid in current]
-        release_holders(self.db, gone, max(f.end_ms for f in finishes))
-        return Recorded(ended, retried, min(retry_at, default=None))
-
-    def _current(self, uuids: Sequence[str], owner: str | None) -> dict[str, dict[str, Any]]:
-        """What ending them needs of the ACTIVE ones among `uuids` (only `owner`'s, if given)."""
-        current: dict[str, dict[str, Any]] = {}
-        names = ("method", "key", "key_held", "attempt", "retry", "scheduled_job", "started_ms")
-        for i in range(0, len(uuids), 500):
-            chunk = list(uuids[i : i + 500])
-            query, params = self.sql.current(len(chunk), owner), [*chunk]
-            if owner is not None:
-                params.append(owner)
-            for u, *values, attempts in self._run(query, params):
-                row = dict(zip(names, values, strict=True))
-                row["key_held"] = bool(row["key_held"])
-                row["attempts"] = attempts
-                current[u] = row
-        return current
-
-    def _log_ends(self, ends: Sequence[tuple[Finish, dict[str, Any]]], revision: int) -> None:
-        """Events for runs of scheduled jobs and for failures, and the scheduled jobs' new
-        state, in the transaction that ends the runs. Plain jobs that complete log nothing:
-        the hot path writes no event."""
-        events: list[Event] = []
-        runs: list[tuple[str, str, int]] = []
-        for fin, row in ends:
-            sj = row["scheduled_job"]
-            if sj is None and fin.state != "FAILED":
-                continue
-            if sj is not None:
-                runs.append((sj, fin.uuid, fin.end_ms))
-            events.append(end_event(fin, row["method"], sj))
-        if runs:
-            runs_ended(self.db, runs, revision)
-        write_events(self.db, events)
-
-    def _send_back(self, fin: Finish, row: dict[str, Any], delay_s: float) -> int:
-        """Queue the job again for its next attempt; returns when it may run."""
-        run_after_ms = fin.end_ms + int(delay_s * 1000)
-        start = row.get("start")
-        place = {"host": start[1], "pid": start[2]} if start else {}  # where the attempt ran
-        J.update(
-            **place,
-            claimed_by=None,
-            started_ms=None,
-            attempt=row["attempt"] + 1,
-            run_after_ms=run_after_ms,
-            error_type=fin.error_type,
-            error_message=fin.error_message,
-            error_traceback=fin.error_traceback,
-            attempts=appended(fin, row),
-        ).where(J.uuid == fin.uuid).execute(self.db)
-        return run_after_ms
-
-    def _end(self, fin: Finish, row: dict[str, Any]) -> None:
-        self._lock_key(row["method"], row["key"])
-        start = row.get("start")
-        if is_recorded(fin, row):
-            self._exec(self.sql.end_attempts, end_params(fin, appended(fin, row), start))
-        else:
-            self._exec(self.sql.end, end_params(fin, None, start))
-        if row["key_held"]:
-            self._promote(row["method"], row["key"])
-
-    def _promote(self, method: str, key: str) -> None:
-        """Hand the (method, key) to the oldest job queued behind it."""
-        nxt = (
-            J.select(J.id)
-            .where(
-                (J.method == method) & (J.key == key) & (J.state == ACTIVE) & (J.key_held == False)  # noqa: E712
-            )
-            .order_by(J.id)
-            .limit(1)
-            .tuples()
-            .execute(self.db)
-        )
-        ids = [r[0] for r in nxt]
-        if ids:
-            J.update(key_held=True).where(J.id == ids[0]).execute(self.db)
-
     # -- settle ---------------------------------------------------------------------------
 
     def end_now(
@@ -557,109 +360,6 @@ class JobStore:
         )
         return [r[0] for r in query.tuples().execute(self.db)]
 
-    def claimed_by(self, engine_ids: Sequence[str]) -> list[JobRecord]:
-        """ACTIVE jobs claimed by any of `engine_ids`."""
-        rows = J.select(*_COLUMNS).where(J.claimed_by.in_(list(engine_ids)) & (J.state == ACTIVE))
-        return [from_tuple(r) for r in rows.tuples().execute(self.db)]
-
-    # -- read -----------------------------------------------------------------------------
-
-    def find(self, uuid: str) -> JobRecord | None:
-        rows = self._run(self.sql.find, (uuid,))
-        return from_tuple(rows[0]) if rows else None
-
-    def find_many(self, uuids: Sequence[str]) -> list[JobRecord]:
-        out: list[JobRecord] = []
-        for i in range(0, len(uuids), 500):
-            chunk = list(uuids[i : i + 500])
-            out.extend(from_tuple(r) for r in self._run(self.sql.find_in(len(chunk)), chunk))
-        return out
-
-    def states(self, uuids: Sequence[str]) -> dict[str, str]:
-        """uuid -> state, cheaply, for waiters."""
-        out: dict[str, str] = {}
-        for i in range(0, len(uuids), 500):
-            chunk = list(uuids[i : i + 500])
-            out.update((u, st) for u, st in self._run(self.sql.states(len(chunk)), chunk))
-        return out
-
-    def select(
-        self,
-        *,
-        limit: int | None = None,
-        offset: int = 0,
-        newest_first: bool = False,
-        text: str | None = None,
-        **filters: Any,
-    ) -> list[JobRecord]:
-        """Jobs matching every given filter (None = no filter), oldest first.
-
-        Args:
-            limit: at most this many: the oldest ones, or with `newest_first` the newest.
-            offset: skip this many first (a listing's later pages).
-            newest_first: newest first (by insertion order).
-            text: only jobs whose state, description, method, key, queue, host or error
-                message contain each of its words (any case).
-            filters: uuid, state, key, method, description, scheduled_job, queue, parent,
-                begin_after_ms (begun at or after), begin_before_ms (begun at or before),
-                end_before_ms (ended at or before).
-        """
-        query = _listing(J.select(*_COLUMNS), limit, offset, newest_first, text, filters)
-        return [from_tuple(r) for r in query.tuples().execute(self.db)]
-
-    def select_counted(
-        self,
-        *,
-        limit: int | None = None,
-        offset: int = 0,
-        newest_first: bool = False,
-        text: str | None = None,
-        **filters: Any,
-    ) -> list[tuple[JobRecord, int]]:
-        """As `select`, each job with how many user messages it emitted: counted in the same
-        read (a subquery on the messages' job index), so a listing makes no query per row."""
-        count = M.select(peewee.fn.COUNT(M.id)).where(M.job_uuid == J.uuid)
-        query = _listing(J.select(*_COLUMNS, count), limit, offset, newest_first, text, filters)
-        n = len(_COLUMNS)
-        return [(from_tuple(r[:n]), int(r[n] or 0)) for r in query.tuples().execute(self.db)]
-
-    def count_due(self, now_ms: int, queues: Sequence[str] | None = None) -> int:
-        """How many jobs an engine serving `queues` (None: all) could claim at `now_ms`."""
-        qs = list(queues) if queues is not None else []
-        if queues is not None and not qs:
-            return 0
-        sql = self.sql.claim_ids(len(qs)).replace(self.sql.skip_locked, "")
-        rows = self._run(f"SELECT count(*) FROM ({sql}) AS due", (now_ms, *qs, 2**62))
-        return int(rows[0][0])
-
-    def count_by_state(self) -> dict[str, int]:
-        """How many jobs the store keeps in each state, in one statement that reads partial
-        indexes only (see migration 0008); COMPLETED is the finished rest."""
-        found: dict[str, int] = {}
-        for state, n in self.db.execute_sql(COUNT_BY_STATE).fetchall():
-            found[state] = found.get(state, 0) + int(n)
-        finished = found.pop("", 0)
-        found["COMPLETED"] = finished - found.get("FAILED", 0) - found.get("CANCELED", 0)
-        return {state: n for state, n in found.items() if n}
-
-    def waiting_by_queue(self) -> dict[str, int]:
-        """ACTIVE jobs not started yet (due or delayed), per queue: the queue depth."""
-        query = (
-            J.select(J.queue, peewee.fn.COUNT(J.id))
-            .where((J.state == ACTIVE) & J.started_ms.is_null())
-            .group_by(J.queue)
-        )
-        return {str(q): int(n) for q, n in query.tuples().execute(self.db)}
-
-    def running_by_engine(self) -> dict[str, int]:
-        """ACTIVE jobs a worker started, per engine that claimed them: its busy workers."""
-        query = (
-            J.select(J.claimed_by, peewee.fn.COUNT(J.id))
-            .where((J.state == ACTIVE) & J.started_ms.is_null(False) & J.claimed_by.is_null(False))
-            .group_by(J.claimed_by)
-        )
-        return {str(e): int(n) for e, n in query.tuples().execute(self.db)}
-
     def delete_finished(self, uuids: Sequence[str], *, unclaimed: bool = False) -> list[str]:
         """Remove these jobs and their messages, the finished ones only (ACTIVE jobs stay);
         with `unclaimed`, also ACTIVE jobs no engine has claimed (none of them runs).
@@ -683,11 +383,6 @@ class JobStore:
                 self._delete_messages([r[0] for r in gone])
             removed.extend(str(r[0]) for r in gone)
         return removed
-
-    def messages(self, uuid: str) -> list[tuple[int, str]]:
-        query = M.select(M.at_ms, M.text).where(M.job_uuid == uuid).order_by(M.id)
-        rows = query.tuples().execute(self.db)
-        return [(int(ms), str(text)) for ms, text in rows]
 
     # -- retention ------------------------------------------------------------------------
 
@@ -741,73 +436,4 @@ class JobStore:
 PURGE_BATCH = 1000
 _MAX_ID = 2**63 - 1
 _DELETE_MESSAGES = "DELETE FROM job_message WHERE job_uuid IN ({marks})"
-_PRIORITY = _RECORD_FIELDS.index("priority")
-
-
-def _retry_delay(fin: Finish, row: dict[str, Any]) -> float | None:
-    """Seconds until another attempt, or None when this outcome is final (`retry_delay_s`)."""
-    if fin.state != "FAILED":
-        return None
-    policy = Retry(**json.loads(row["retry"])) if row["retry"] else None
-    return retry_delay_s(int(row["attempt"]), policy, fin.retry_delay_s)
-
-
-_FILTERS = {
-    "uuid": lambda v: J.uuid == str(v),
-    "state": lambda v: J.state == str(v),
-    "key": lambda v: J.key == v,
-    "method": lambda v: J.method == v,
-    "description": lambda v: J.description == v,
-    "scheduled_job": lambda v: J.scheduled_job == str(v),
-    "queue": lambda v: J.queue == v,
-    "parent": lambda v: J.parent == str(v),
-    "waiting_retry": lambda v: _waiting_retry() if v else ~_waiting_retry(),
-    "begin_after_ms": lambda v: J.begin_ms >= v,
-    "begin_before_ms": lambda v: J.begin_ms <= v,
-    "end_before_ms": lambda v: J.end_ms <= v,
-}
-
-
-_TEXT_COLUMNS = (J.state, J.description, J.method, J.key, J.queue, J.host, J.error_message)
-
-
-def _waiting_retry() -> Any:
-    """ACTIVE jobs whose last attempt failed and whose next one has not started: still
-    ACTIVE for the key rule (1C), and told apart by their history (store/attempts.py)."""
-    return (J.state == ACTIVE) & J.started_ms.is_null() & J.attempts.is_null(False)
-
-
-def _listing(
-    query: Any,
-    limit: int | None,
-    offset: int,
-    newest_first: bool,
-    text: str | None,
-    filters: dict[str, Any],
-) -> Any:
-    """`query` narrowed to the jobs `select` lists, in its order, one page of them."""
-    cond = _conditions(filters)
-    if cond is not None:
-        query = query.where(cond)
-    words = words_condition(_TEXT_COLUMNS, text)
-    if words is not None:
-        query = query.where(words)
-    query = query.order_by(J.id.desc() if newest_first else J.id)
-    if limit is not None:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
-    return query
-
-
-def _conditions(filters: dict[str, Any]) -> Any:
-    cond = None
-    for name, value in filters.items():
-        if value is None:
-            continue
-        make = _FILTERS.get(name)
-        if make is None:
-            raise StoreError(f"unknown job filter {name!r}; known: {', '.join(sorted(_FILTERS))}")
-        part = make(value)
-        cond = part if cond is None else cond & part
-    return cond
+_PRIORITY = RECORD_COLUMNS.index("priority")

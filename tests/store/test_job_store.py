@@ -255,3 +255,28 @@ def test_plain_completion_of_another_engines_job_writes_nothing(store: Store) ->
     fin = Finish(job.uuid, "COMPLETED", NOW + 5, holds_resources=False, is_plain=True)
     assert store.jobs.record(Batch(finishes=[fin]), owner="e1")[0].ended == []
     assert store.jobs.find(job.uuid).state == "ACTIVE"  # type: ignore[union-attr]
+
+
+def test_driver_errors_of_every_verb_become_store_errors(store: Store) -> None:
+    """Reads, outcome writes and inserts live in three classes; each verb still raises only
+    StoreError when the tables under it are gone (renamed away, and back afterwards: the
+    PostgreSQL database outlives the test)."""
+    calls = [
+        lambda: store.jobs.select(),  # JobQueries
+        lambda: store.jobs.find("x"),  # JobQueries, hot SQL
+        lambda: store.jobs.messages("x"),  # JobQueries
+        lambda: store.jobs.record(finish("x")),  # outcome writes
+        lambda: store.jobs.end_now(["x"], "FAILED", NOW, ("E", "m")),
+        lambda: store.jobs.insert(new_job(key="k")),
+    ]
+    tables = ("background_job", "job_message")
+    for table in tables:
+        store.db.execute_sql(f"ALTER TABLE {table} RENAME TO {table}_away")
+    try:
+        for call in calls:
+            with pytest.raises(StoreError, match="store error in"):
+                call()
+    finally:
+        for table in tables:
+            store.db.execute_sql(f"ALTER TABLE {table}_away RENAME TO {table}")
+    assert store.jobs.select() == []
