@@ -10,7 +10,7 @@ if sys.argv[1:2] == ["run"]:
     # `cli.main` would put it (job methods are named by import path).
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
-    from jobengine.pool.process import start_fork_server
+    from jobengine.pool.mainless import start_fork_server
 
     start_fork_server()
 

@@ -1,12 +1,8 @@
 """How the pool starts worker processes: the `ProcessFactory` seam and the real factory.
 
 The real factory starts workers from a multiprocess `forkserver` (or `spawn`) context without
-the user's main module. multiprocess sends each new process "preparation data" naming the
-parent's `__main__`, and the child runs that script again as `__mp_main__`; a script with no
-`if __name__ == "__main__":` guard would then start an engine in every worker, and a script fed
-on stdin has no file to run, so every worker would die at start and be replaced for ever.
-Workers need only jobengine and the modules of the jobs they run (each job names its module), so
-the preparation data of jobengine's own launches, and only of those, leaves the main module out.
+the user's main module (see `jobengine.pool.mainless`): workers need only jobengine and the
+modules of the jobs they run, each job naming its module.
 """
 
 from __future__ import annotations
@@ -15,19 +11,16 @@ import contextlib
 import os
 import signal
 import socket
-import threading
-from collections.abc import Iterator, MutableSequence
+from collections.abc import MutableSequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import multiprocess
-from multiprocess import forkserver, spawn
 
 from jobengine.limits import DEFAULT_LIMITS, Limits
+from jobengine.pool.mainless import CHILD_MODULE, install_main_filter, without_main
 
 CONTEXTS = ("forkserver", "spawn")
-CHILD_MODULE = "jobengine.pool.child"
-_MAIN_KEYS = ("init_main_from_name", "init_main_from_path")
 
 
 @dataclass(frozen=True)
@@ -142,18 +135,6 @@ class MultiprocessFactory:
         return WorkerLink(_Process(process), parent_conn, reports, wakeup_w, shared, stderr_fd)
 
 
-def start_fork_server() -> None:
-    """Start the fork server now, with the worker side preloaded.
-
-    Its start-up (a new interpreter importing `jobengine.pool.child`, 0.2-0.4 s here) then
-    runs beside what this process does next instead of delaying the first worker; the pool's
-    factory uses the running server as it finds it.
-    """
-    multiprocess.get_context("forkserver").set_forkserver_preload([CHILD_MODULE])
-    with without_main():
-        forkserver.ensure_running()
-
-
 class _Process:
     """A multiprocess Process as a `WorkerHandle`."""
 
@@ -195,43 +176,3 @@ def kill_group(pid: int | None, *, is_alive: bool = True) -> None:
             return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGKILL)
-
-
-# -- leaving the main module out of jobengine's own launches -------------------------------------
-
-_launching = threading.local()  # .depth > 0 while this thread starts a jobengine worker
-_install_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def without_main() -> Iterator[None]:
-    """Start processes in this block (this thread only) without the parent's main module."""
-    install_main_filter()
-    depth = getattr(_launching, "depth", 0)
-    _launching.depth = depth + 1
-    try:
-        yield
-    finally:
-        _launching.depth = depth
-
-
-def install_main_filter() -> None:
-    """Wrap `multiprocess.spawn.get_preparation_data` once; other launches are unchanged.
-
-    multiprocess's Popen classes look the function up on the module at each launch, so wrapping
-    the module attribute reaches them; the wrapper changes the data only in a thread inside
-    `without_main()`, so the user's own processes still get their main module.
-    """
-    with _install_lock:
-        current = spawn.get_preparation_data
-        if getattr(current, "_jobengine_filter", False):
-            return
-
-        def get_preparation_data(name: str) -> dict[str, Any]:
-            data: dict[str, Any] = current(name)
-            if getattr(_launching, "depth", 0) > 0:
-                data = {k: v for k, v in data.items() if k not in _MAIN_KEYS}
-            return data
-
-        get_preparation_data._jobengine_filter = True  # type: ignore[attr-defined]
-        spawn.get_preparation_data = get_preparation_data

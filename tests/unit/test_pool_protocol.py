@@ -15,7 +15,7 @@ from multiprocess import spawn
 
 from jobengine.events import JobFinished, JobMessage, JobStarted
 from jobengine.pool.backoff import StartGuard
-from jobengine.pool.process import without_main
+from jobengine.pool.mainless import without_main
 from jobengine.pool.protocol import FrameReader, decode_report, frame
 from jobengine.state import JobState
 
