@@ -265,9 +265,12 @@ def _flush_stderr() -> None:
 
 def _bootstrap(options: WorkerOptions) -> None:
     """Lead a process group, so that killing the group also stops the job's own subprocesses;
-    leave Ctrl-C in a terminal to the engine, which stops jobs itself; import the preloads."""
+    leave Ctrl-C in a terminal to the engine, which stops jobs itself; take back the default
+    SIGTERM and SIGHUP the fork server ignores (serverside.py); import the preloads."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     _die_with_parent()
     for module in options.preload:
         importlib.import_module(module)

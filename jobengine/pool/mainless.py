@@ -21,6 +21,8 @@ import multiprocess
 from multiprocess import forkserver, spawn
 
 CHILD_MODULE = "jobengine.pool.child"
+# What the fork server imports as it starts: the worker side, and its own set-up.
+PRELOAD = [CHILD_MODULE, "jobengine.pool.serverside"]
 _MAIN_KEYS = ("init_main_from_name", "init_main_from_path")
 
 
@@ -31,7 +33,7 @@ def start_fork_server() -> None:
     runs beside what this process does next instead of delaying the first worker; the pool's
     factory uses the running server as it finds it.
     """
-    multiprocess.get_context("forkserver").set_forkserver_preload([CHILD_MODULE])
+    multiprocess.get_context("forkserver").set_forkserver_preload(PRELOAD)
     with without_main():
         forkserver.ensure_running()
 

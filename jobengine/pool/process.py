@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import multiprocess
 
 from jobengine.limits import DEFAULT_LIMITS, Limits
-from jobengine.pool.mainless import CHILD_MODULE, install_main_filter, without_main
+from jobengine.pool.mainless import PRELOAD, install_main_filter, without_main
 
 CONTEXTS = ("forkserver", "spawn")
 
@@ -103,7 +103,7 @@ class MultiprocessFactory:
         if self._context_name == "forkserver":
             # The fork server imports the worker side once (and hands it sys.path); nothing of
             # the user's program: a job imports its own module when it first runs.
-            self._ctx.set_forkserver_preload([CHILD_MODULE])
+            self._ctx.set_forkserver_preload(PRELOAD)
 
     def start(self, options: WorkerOptions) -> WorkerLink:
         from jobengine.pool.child import worker_main

@@ -48,6 +48,16 @@ def whoami() -> dict[str, Any]:
     return {"uuid": job.uuid, "attempt": job.attempt, "pid": os.getpid(), "pgid": os.getpgid(0)}
 
 
+def signal_dispositions() -> dict[str, str]:
+    """How this worker (and the subprocesses its job starts) handles SIGTERM and SIGHUP."""
+    kinds = {signal.SIG_DFL: "default", signal.SIG_IGN: "ignored"}
+    handlers = [signal.getsignal(getattr(signal, name)) for name in ("SIGTERM", "SIGHUP")]
+    return {
+        name: kinds.get(h, "handled") if isinstance(h, signal.Handlers) else "handled"
+        for name, h in zip(("SIGTERM", "SIGHUP"), handlers, strict=True)
+    }
+
+
 def report_progress() -> str:
     job = current_job()
     job.progress(50, "half way")

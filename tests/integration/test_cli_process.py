@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,3 +128,36 @@ def test_completion_through_the_process_lists_commands(procs: Procs) -> None:
     env["COMP_CWORD"] = "4"
     done = procs.cli(env=env)
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "", "")
+
+
+def _fork_server_of(pid: int) -> int:
+    """The pid of the fork server `jobengine run` (process `pid`) started."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for child in children:
+        if b"forkserver" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return int(child)
+    raise AssertionError(f"no fork server among the children {children} of {pid}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_to_the_whole_process_group_stops_the_engine_in_order(
+    procs: Procs, tmp_path: Path
+) -> None:
+    """`timeout`, a service manager or a closed terminal signal the engine's whole process
+    group, the fork server included. The fork server outlives the signal (it exits with the
+    engine), so no worker is reported dead and the engine stops in order. Workers keep the
+    default SIGTERM and SIGHUP for their jobs."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    runner = procs.run_engine(url, workers=2)
+    done = procs.cli("submit", "tests.integration.jobs:signal_dispositions", "--wait", "--db", url)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"SIGTERM": "default", "SIGHUP": "default"}
+    server = _fork_server_of(runner.pid)
+    os.kill(server, signal.SIGTERM)  # what the group's signal does to it, before the engine
+    done = procs.cli("submit", "tests.integration.jobs:add", "2", "40", "--wait", "--db", url)
+    assert (done.returncode, done.stdout.strip()) == (0, "42"), done.stderr
+    os.kill(server, 0)  # still there
+    os.killpg(runner.pid, signal.SIGTERM)  # the session leader's group: engine and fork server
+    assert runner.wait(30) == 0, runner.stderr
+    assert "ERROR" not in runner.stderr and "exited with code" not in runner.stderr
+    assert runner.stderr.strip().splitlines()[-1] == "jobengine: stopped"
