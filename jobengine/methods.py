@@ -75,7 +75,7 @@ def split_path(path: object) -> tuple[str, str]:
         raise MethodError(f"method {path!r}: write it as 'package.module:function'")
     if module.startswith("."):
         raise MethodError(f"method {path!r}: relative module names are not allowed")
-    if not all(_is_name(part) for part in module.split(".")):
+    if not is_module_name(module):
         raise MethodError(f"method {path!r}: {module!r} is not a dotted module name")
     if not _is_name(func):
         raise MethodError(
@@ -86,6 +86,11 @@ def split_path(path: object) -> tuple[str, str]:
 
 def _is_name(text: str) -> bool:
     return text.isidentifier() and not keyword.iskeyword(text)
+
+
+def is_module_name(value: object) -> bool:
+    """Whether `value` is a dotted module name: identifiers that are not keywords."""
+    return isinstance(value, str) and all(_is_name(part) for part in value.split("."))
 
 
 def is_allowed(module_name: str, allowed_modules: Sequence[str]) -> bool:
@@ -104,7 +109,7 @@ def check_allowed_modules(value: object) -> list[str] | None:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise MethodError(f"allowed_modules={value!r}: give a list of module names")
     for name in value:
-        if not isinstance(name, str) or not all(_is_name(p) for p in name.split(".")):
+        if not is_module_name(name):
             raise MethodError(f"allowed_modules: {name!r} is not a dotted module name")
     return list(value)
 

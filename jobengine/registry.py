@@ -101,10 +101,6 @@ def load(path: str) -> Registry:
     return registry
 
 
-def is_module_name(value: Any) -> bool:
-    return isinstance(value, str) and all(p.isidentifier() for p in value.split("."))
-
-
 def check_field(key: str, value: Any) -> Any:
     """The value of a job's field `key` as the registry keeps it.
 

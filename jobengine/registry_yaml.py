@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 from jobengine.errors import JobEngineError, RegistryError, ScheduleError
-from jobengine.registry import JOB_FIELDS, TOP_FIELDS, JobMetadata, check_field, is_module_name
+from jobengine.methods import is_module_name
+from jobengine.registry import JOB_FIELDS, TOP_FIELDS, JobMetadata, check_field
 
 PYTHON_TAG = "tag:yaml.org,2002:python/"
 _REQUIRED = (

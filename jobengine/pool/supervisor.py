@@ -30,12 +30,7 @@ from jobengine.pool.backoff import StartGuard
 from jobengine.pool.process import CONTEXTS, MultiprocessFactory, ProcessFactory, WorkerOptions
 from jobengine.pool.protocol import Report, SlotChange, encode_job
 from jobengine.pool.settle import Settler, canceled, ids, unstarted
-from jobengine.pool.workerproc import (
-    QUEUE_BEHIND_S,
-    InFlightJob,
-    WorkerProcess,
-    kill_all,
-)
+from jobengine.pool.workerproc import QUEUE_BEHIND_S, InFlightJob, WorkerProcess, kill_all
 from jobengine.pool.workers import JOIN_S
 from jobengine.state import JobState
 

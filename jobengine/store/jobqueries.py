@@ -4,7 +4,6 @@ and the status page, and a job's messages."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
 from typing import Any
 
 import peewee
@@ -16,6 +15,7 @@ from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.models import JobMessageRow as M
 from jobengine.store.records import JobRecord
 from jobengine.store.rows import ACTIVE, from_tuple
+from jobengine.store.sql import RECORD_COLUMNS
 
 # Literal states, not parameters: a partial index serves only a query whose WHERE names its
 # own terms, and each part here is one index's condition.
@@ -29,8 +29,7 @@ UNION ALL
 SELECT state, COUNT(*) FROM background_job WHERE state IN ('FAILED', 'CANCELED') GROUP BY state
 """
 
-_RECORD_FIELDS = [f.name for f in fields(JobRecord)]
-_COLUMNS = [getattr(J, name) for name in _RECORD_FIELDS]
+_COLUMNS = [getattr(J, name) for name in RECORD_COLUMNS]
 
 
 class JobQueries(JobVerbs):

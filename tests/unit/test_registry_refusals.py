@@ -90,7 +90,7 @@ def test_a_bad_method_path_is_refused_with_its_line(
     assert (info.value.line, info.value.field) == (3, "Tick.method")
 
 
-@pytest.mark.parametrize("allowed", ['[""]', "[.examples]", "[1]", "examples"])
+@pytest.mark.parametrize("allowed", ['[""]', "[.examples]", "[1]", "examples", "[examples.class]"])
 def test_allowed_modules_must_be_module_names(tmp_path: Path, allowed: str) -> None:
     (tmp_path / "a.yaml").write_text(f"allowed_modules: {allowed}\n" + JOB)
     with pytest.raises(RegistryError, match="list of module names") as info:
