@@ -5,12 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
-from jobengine.cli import background, console, engine, schedule, scheduled, status
 from jobengine.cli.common import cli
 
 __all__ = ["cli", "main"]
-# imported for their commands on `cli`
-_COMMANDS = (background, console, engine, schedule, scheduled, status)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,7 @@ Errors are one line on stderr and a named exit code, never a traceback for a use
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import math
@@ -67,11 +68,37 @@ def say(line: str) -> None:
     click.echo(line, err=True)
 
 
+# Each command's module (in jobengine.cli), imported when the command is looked up: a command
+# loads only its own module and what that needs (`run` needs neither the listings nor the
+# schedule texts, and its first job waits for its imports).
+_BY_MODULE = {
+    "background": "submit jobs show wait cancel delete restart",
+    "engine": "run migrate",
+    "scheduled": "scheduled enable disable pause resume run-now backfill lock unlock drain log",
+    "schedule": "schedule",
+    "status": "status",
+    "console": "console",
+}
+COMMAND_MODULES = {name: module for module, names in _BY_MODULE.items() for name in names.split()}
+
+
 class EngineGroup(click.Group):
     """The command group; refusals and usage errors end the command with one line and a code.
 
     Done in `main` (not only in the entry point) so click's CliRunner sees what users see.
+    Commands are defined in their modules (`COMMAND_MODULES`), imported on first lookup.
     """
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"jobengine.cli.{module}")
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in set(COMMAND_MODULES.values()):
+            importlib.import_module(f"jobengine.cli.{module}")
+        return super().list_commands(ctx)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         run: Callable[..., Any] = super().main  # overloaded on standalone_mode's literal

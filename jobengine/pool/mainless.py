@@ -20,9 +20,8 @@ from typing import Any
 import multiprocess
 from multiprocess import forkserver, spawn
 
-CHILD_MODULE = "jobengine.pool.child"
-# What the fork server imports as it starts: the worker side, and its own set-up.
-PRELOAD = [CHILD_MODULE, "jobengine.pool.serverside"]
+from jobengine.pool.preload import PRELOAD
+
 _MAIN_KEYS = ("init_main_from_name", "init_main_from_path")
 
 

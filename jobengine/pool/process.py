@@ -18,7 +18,8 @@ from typing import Any, Protocol
 import multiprocess
 
 from jobengine.limits import DEFAULT_LIMITS, Limits
-from jobengine.pool.mainless import PRELOAD, install_main_filter, without_main
+from jobengine.pool.mainless import install_main_filter, without_main
+from jobengine.pool.preload import PRELOAD
 
 CONTEXTS = ("forkserver", "spawn")
 

@@ -1,4 +1,4 @@
-"""The fork server's own set-up, run as it imports its preloads (see `mainless.PRELOAD`).
+"""The fork server's own set-up, run as it imports its preloads (see `preload.PRELOAD`).
 
 It ignores SIGTERM and SIGHUP, as multiprocess's resource tracker does. A signal sent to the
 engine's whole process group (`timeout`, a service manager stopping the group, a closed

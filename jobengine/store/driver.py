@@ -14,25 +14,15 @@ have the names `arm` sets (another peewee version): then peewee is imported as i
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import sys
 import threading
-from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+from jobengine.importing import hidden
+
 _lock = threading.Lock()
 _deferred = False
-
-
-class _HidePsycopg(importlib.abc.MetaPathFinder):
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname == "psycopg" or fullname.startswith("psycopg."):
-            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
-        return None
 
 
 def import_peewee() -> None:
@@ -40,12 +30,8 @@ def import_peewee() -> None:
     global _deferred
     if "peewee" in sys.modules or "psycopg" in sys.modules:
         return
-    hide = _HidePsycopg()
-    sys.meta_path.insert(0, hide)
-    try:
+    with hidden("psycopg"):
         import peewee
-    finally:
-        sys.meta_path.remove(hide)
     if not _knows(peewee):  # a peewee whose import sets other names: import it whole
         del sys.modules["peewee"]
         import peewee

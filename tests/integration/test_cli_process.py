@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.support import Procs
+from tests.integration.support import Procs, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 NO_SUCH_JOB = "00000000-0000-0000-0000-000000000000"
@@ -130,13 +132,40 @@ def test_completion_through_the_process_lists_commands(procs: Procs) -> None:
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "", "")
 
 
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def _fork_server_of(pid: int) -> int:
-    """The pid of the fork server `jobengine run` (process `pid`) started."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for child in children:
-        if b"forkserver" in Path(f"/proc/{child}/cmdline").read_bytes():
-            return int(child)
-    raise AssertionError(f"no fork server among the children {children} of {pid}")
+    """The pid of the fork server of `jobengine run` (process `pid`), once a job has run: its
+    child with children of its own (the workers; the resource tracker has none)."""
+    children = _children(pid)
+    servers = [child for child in children if _children(child)]
+    assert len(servers) == 1, f"not one fork server among the children {children} of {pid}"
+    return servers[0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_run_forks_its_helpers_and_removes_their_socket(procs: Procs, tmp_path: Path) -> None:
+    """`jobengine run` forks its fork server and resource tracker (no new interpreter starts,
+    so the first worker comes sooner); they run jobs as before, and leave nothing behind."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    sockets = Path(tempfile.mkdtemp(dir="/tmp"))  # short: a socket's path has at most 107 bytes
+    runner = procs.run_engine(url, workers=2, TMPDIR=str(sockets))
+    done = procs.cli("submit", "tests.integration.jobs:add", "2", "40", "--wait", "--db", url)
+    assert (done.returncode, done.stdout.strip()) == (0, "42"), done.stderr
+    helpers = _children(runner.pid)
+    assert len(helpers) == 2
+    engine_cmdline = Path(f"/proc/{runner.pid}/cmdline").read_bytes()
+    for helper in helpers:  # forks of the engine, not `python -c ...` interpreters
+        assert Path(f"/proc/{helper}/cmdline").read_bytes() == engine_cmdline
+    [server_socket] = sockets.glob("*/fork-server")
+    assert server_socket.parent.stat().st_mode & 0o777 == 0o700
+    os.kill(runner.pid, signal.SIGTERM)
+    assert runner.wait(30) == 0, runner.stderr
+    wait_until(lambda: not any(Path(f"/proc/{h}").exists() for h in helpers), what="helpers")
+    assert not server_socket.parent.exists()
+    shutil.rmtree(sockets)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
