@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -16,21 +17,21 @@ from jobengine.background import BackgroundJobs
 from jobengine.checkpoint import Checkpointer
 from jobengine.clock import Clock, SystemClock
 from jobengine.errors import JobEngineError, StoreError
-from jobengine.eventlog import EventLog
 from jobengine.heartbeat import Heartbeat, Identity
 from jobengine.hub import Hub
 from jobengine.launch import check_int, check_wait_timeout
 from jobengine.limits import DEFAULT_LIMITS, Limits
 from jobengine.methods import check_allowed_modules
 from jobengine.registry import load as load_registry
-from jobengine.resources import Resources
 from jobengine.scheduled import ScheduledJobs, check_methods
 from jobengine.scheduler import Scheduler, SchedulerConfig
-from jobengine.status import Status
 from jobengine.store import DEFAULT_URL, Store, pack
 
 if TYPE_CHECKING:  # imported in start(): a client engine never loads the pool
     from jobengine.dispatcher import Dispatcher
+    from jobengine.eventlog import EventLog
+    from jobengine.resources import Resources
+    from jobengine.status import Status
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,6 @@ class Engine:
         self.announcer = _Announcer(self)
         self.background = BackgroundJobs(self)
         self.scheduled = ScheduledJobs(self)
-        self.log = EventLog(self.store)
-        self.resources = Resources(self)
-        self.status = Status(self)
         self.scheduler = Scheduler(
             self.store,
             self.clock,
@@ -116,6 +114,29 @@ class Engine:
         # called with it, from a thread of the engine's, once the engine has stopped.
         self.failure: JobEngineError | None = None
         self.on_failure: Callable[[JobEngineError], None] | None = None
+
+    # The managers an engine's own work never needs, made on first use (their modules are
+    # not loaded before `jobengine run` claims its first jobs).
+    @functools.cached_property
+    def log(self) -> EventLog:
+        """The event log (`engine.log.get(...)`)."""
+        from jobengine.eventlog import EventLog
+
+        return EventLog(self.store)
+
+    @functools.cached_property
+    def resources(self) -> Resources:
+        """Resource queues (`engine.resources.queue(name)`)."""
+        from jobengine.resources import Resources
+
+        return Resources(self)
+
+    @functools.cached_property
+    def status(self) -> Status:
+        """The engines on the store and their work (`engine.status.read()`)."""
+        from jobengine.status import Status
+
+        return Status(self)
 
     @property
     def started(self) -> bool:

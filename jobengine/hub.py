@@ -13,8 +13,7 @@ import select
 import threading
 from collections.abc import Callable, Iterable
 
-from jobengine.store.notify import Notifier
-from jobengine.store.resources import QUEUE_NAME
+from jobengine.store.notify import QUEUE_NAME, Notifier
 
 logger = logging.getLogger(__name__)
 

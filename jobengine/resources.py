@@ -22,10 +22,10 @@ from jobengine.clock import from_ms, to_ms
 from jobengine.errors import ResourceLocked, ResourceNotFound
 from jobengine.hub import Waiter
 from jobengine.launch import check_instant, check_wait_timeout, refuse
+from jobengine.store.notify import QUEUE_NAME
 from jobengine.store.resources import (
     LOCKS,
     MAX_TAG,
-    QUEUE_NAME,
     Access,
     Ask,
     Change,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 # First, before any module of the store imports peewee: psycopg waits for PostgreSQL.
 from jobengine.store import driver  # noqa: F401  # isort: skip
@@ -21,14 +22,16 @@ from jobengine.store.db import (
     parse_url,
 )
 from jobengine.store.engines import EngineStore
-from jobengine.store.eventlog import EventStore
 from jobengine.store.jobs import JobStore
 from jobengine.store.notify import Notifier, make_notifier, pack
 from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
-from jobengine.store.resources import ResourceStore
 from jobengine.store.rows import new_record
 from jobengine.store.scheduled import ScheduledStore
 from jobengine.store.schema import SCHEMA_VERSION, migrate, pending
+
+if TYPE_CHECKING:
+    from jobengine.store.eventlog import EventStore
+    from jobengine.store.resources import ResourceStore
 
 TRUNCATE_WAIT_MS = 100  # the longest a truncating checkpoint holds new writers off
 
@@ -86,8 +89,19 @@ class Store:
         self.jobs = JobStore(self.db)
         self.engines = EngineStore(self.db, self.jobs)
         self.scheduled = ScheduledStore(self.db, self.jobs)
-        self.events = EventStore(self.db)
-        self.resources = ResourceStore(self.db)
+
+    # Verbs that the engine's own work does not need at start, made on first use.
+    @functools.cached_property
+    def events(self) -> EventStore:
+        from jobengine.store.eventlog import EventStore
+
+        return EventStore(self.db)
+
+    @functools.cached_property
+    def resources(self) -> ResourceStore:
+        from jobengine.store.resources import ResourceStore
+
+        return ResourceStore(self.db)
 
     def _pin_file(self) -> tuple[int, int] | None:
         """The (device, inode) of the SQLite file this store opened; None on PostgreSQL."""

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import secrets
 import socket
 import stat
@@ -26,6 +27,8 @@ from jobengine.store.db import Target
 logger = logging.getLogger(__name__)
 
 CHANNEL = "jobengine"
+# A resource queue's name: what "r <queue>" wake-ups carry.
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _PG_PAYLOAD_MAX = 7000  # NOTIFY payloads must stay under 8000 bytes
 
 

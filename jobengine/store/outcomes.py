@@ -16,7 +16,6 @@ from jobengine.store.eventlog import end_event, write_events
 from jobengine.store.jobbase import JobVerbs
 from jobengine.store.models import BackgroundJobRow as J
 from jobengine.store.records import Batch, Event, Finish, Recorded
-from jobengine.store.resources import release_holders
 from jobengine.store.revision import bump, runs_ended
 from jobengine.store.rows import end_params
 
@@ -100,7 +99,10 @@ class OutcomeWrites(JobVerbs):
         self._log_ends(notable, revision)
         # An attempt that ended (retried or final) holds nothing any more: its process is gone.
         gone = [f.uuid for f in finishes if f.holds_resources and f.uuid in current]
-        release_holders(self.db, gone, max(f.end_ms for f in finishes))
+        if gone:  # resource queues load only when a job has used one
+            from jobengine.store.resources import release_holders
+
+            release_holders(self.db, gone, max(f.end_ms for f in finishes))
         return Recorded(ended, retried, min(retry_at, default=None))
 
     def _current(self, uuids: Sequence[str], owner: str | None) -> dict[str, dict[str, Any]]:

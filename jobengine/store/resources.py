@@ -10,7 +10,6 @@ go in the transaction that ends it (`release_holders`, called from the job store
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -24,7 +23,6 @@ from jobengine.store.models import ResourceTagRow as T
 NEW, IN_PROGRESS, PROCESSED, ERROR = "new", "in_progress", "processed", "error"
 STATUSES = (NEW, IN_PROGRESS, PROCESSED, ERROR)
 LOCKS = ("read", "write", "both")
-QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")  # also what "r <queue>" wake-ups carry
 MAX_TAG = 30
 
 

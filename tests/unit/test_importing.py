@@ -19,7 +19,7 @@ def test_a_hidden_package_and_its_modules_do_not_import_until_the_block_ends(
     (package / "part.py").write_text("VALUE = 2\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with hidden("je_hidden_pkg"), pytest.raises(ModuleNotFoundError, match="je_hidden_pkg"):
-        import je_hidden_pkg.part  # noqa: F401
+        import je_hidden_pkg.part
     assert "je_hidden_pkg" not in sys.modules
     import je_hidden_pkg.part
 
