@@ -36,7 +36,6 @@ from jobengine.launch import (
 )
 from jobengine.methods import MethodLike, check_arguments, method_path, resolve
 from jobengine.retry import Retry
-from jobengine.staging import Stager
 from jobengine.state import JobState
 from jobengine.store import JobRecord, NewJob, new_record, pack
 
@@ -290,15 +289,7 @@ class BackgroundJobs:
         `with engine.background.batch() as batch: batch.execute(...)` takes what `execute`
         takes and returns each job's handle.
         """
-        return JobBatch(self, Stager(self._function, self._engine.clock))
-
-    def _staged_handle(self, job: NewJob) -> BackgroundJob:
-        """The handle of a job staged in a batch, its snapshot built on first use."""
-        handle: BackgroundJob = object.__new__(BackgroundJob)
-        handle._manager = self
-        handle._staged = job
-        handle.uuid = job.uuid
-        return handle
+        return JobBatch(self)
 
     def _insert_staged(
         self, jobs: Sequence[NewJob], modes: Sequence[str], handles: Mapping[int, BackgroundJob]

@@ -45,7 +45,7 @@ class Stager:
 
     def __init__(self, resolve: Callable[[str], Callable[..., Any]], clock: Clock) -> None:
         self._resolve = resolve  # a method path to its allowed function (cached by the caller)
-        self._clock = clock
+        self._time = clock.time  # bound once: read for every job
         self._valid: set[Hashable] = set()  # option sets that passed Launch.check
         # A method as given: its path, function and the positional counts that need no bind.
         self._methods: dict[Any, tuple[str, Callable[..., Any], int, float]] = {}
@@ -87,7 +87,7 @@ class Stager:
             path, func, least, most = self._method(method)
         if kwargs or not least <= len(args) <= most:
             check_arguments(path, func, args, kwargs or {})
-        now_ms = int(self._clock.time() * 1000)  # to_ms(now()), without the datetime
+        now_ms = int(self._time() * 1000)  # to_ms(now()), without the datetime
         running = runtime.running_job()
         uuid = self._uuids.pop() if self._uuids else self._new_uuid()
         args_text = codec.dumps(args, what="args")
@@ -173,7 +173,7 @@ class Stager:
         )
 
     def _new_uuid(self) -> str:
-        self._uuids = time_ordered_uuids(UUID_STOCK, int(self._clock.time() * 1000))
+        self._uuids = time_ordered_uuids(UUID_STOCK, int(self._time() * 1000))
         return self._uuids.pop()
 
     def _method(self, method: MethodLike) -> tuple[str, Callable[..., Any], int, float]:

@@ -110,6 +110,21 @@ def test_a_batch_stores_what_execute_stores(client: Engine) -> None:
     assert expected[3].retry != expected[4].retry  # equal policies, 1 and 1.0, as given
 
 
+def test_defaults_given_as_other_equal_strings_store_the_same_job(client: Engine) -> None:
+    # batch.execute tells the common job (no option, no key) by its defaults' identity; an
+    # equal string that is another object takes the full checks, to the same stored job.
+    class Text(str):
+        pass
+
+    with client.background.batch() as batch:
+        plain = batch.execute(ADD, [1, 2])
+        other = batch.execute(ADD, [1, 2], None, Text(""), Text(""), "".join(["err", "or"]))
+        with pytest.raises(JobEngineError, match="no 'nope'"):
+            batch.execute("tests.integration.jobs:nope", [1])
+    stored = {r.uuid: replace(r, uuid="") for r in client.store.jobs.select()}
+    assert stored[other.uuid] == stored[plain.uuid]
+
+
 def test_jobs_batched_inside_a_job_name_it_as_their_parent(
     client: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
