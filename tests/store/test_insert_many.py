@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from jobengine.errors import JobKeyConflict, StoreError
-from jobengine.store import Batch, Finish, Store, newrows
+from jobengine.store import Batch, Finish, NewJob, Store, newrows
 from tests.store.conftest import NOW, new_job, run_per_store
 
 
@@ -132,6 +132,35 @@ def test_the_optional_fields_of_each_job_are_stored_as_given(
     ]
     lone = new_job(timeout_s=4.0, parent=parent)
     assert store.jobs.insert(lone)[0] == store.jobs.find(lone.uuid)
+
+
+@pytest.mark.parametrize(("rows", "max_params"), [(2, 32766), (3, 32766), (100, 12)])
+def test_values_some_jobs_share_and_others_not_are_stored_as_given(
+    store: Store, rows: int, max_params: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite a many-row statement binds once the values all its jobs share (a field equal
+    # in each, run_after_ms equal to begin_ms): every mix of shared and own values, with
+    # statements of as many rows as the parameters allow, stores each job as given.
+    monkeypatch.setattr(newrows, "ROWS", rows)
+    monkeypatch.setattr(store.jobs, "_params_limit", max_params)
+    fail = "tests.integration.jobs:fail"
+    batches = [
+        [new_job(args=f"[{i}]") for i in range(7)],  # all they can share
+        [new_job(args=f"[{i}]", priority=True if i == 3 else 1) for i in range(7)],
+        [
+            new_job(),
+            new_job(method=fail, kwargs='{"a": 1}'),
+            new_job(description="d", queue="q", priority=3),
+            new_job(run_after_ms=NOW + 5),
+            new_job(begin_ms=NOW - 1, timeout_s=2.0),
+            new_job(begin_ms=NOW - 1, timeout_s=2.0, run_after_ms=NOW - 1),
+            *[new_job(key=f"k{i}", args=f"[{i}]") for i in range(5)],
+        ],
+    ]
+    for jobs in batches:
+        store.jobs.insert_many(jobs)
+    stored = [(*(getattr(r, f) for f in NewJob._fields), r.key_held) for r in store.jobs.select()]
+    assert stored == [(*j, bool(j.key)) for jobs in batches for j in jobs]
 
 
 def test_insert_batch_returns_only_the_skipped_jobs_holders(store: Store) -> None:
