@@ -103,7 +103,7 @@ def inserts(
 Shape = tuple[Present, tuple[int, ...], bool]
 
 
-def _shape(fields: Present, columns: Sequence[tuple[Any, ...]]) -> Shape:
+def _shape(fields: Present, columns: Sequence[list[Any]]) -> Shape:
     """The shape of the jobs of `columns`. Equal values are stored alike in the SHAREABLE
     columns (text, and integers: priority 1 and True are both 1), so == decides."""
     count = len(columns[0])
@@ -145,12 +145,12 @@ def many_rows(shape: Shape, held: int, rows: int) -> str:
 
 def _runs(
     jobs: Sequence[NewJob], held: Sequence[int]
-) -> Iterator[tuple[Present, int, list[tuple[Any, ...]]]]:
+) -> Iterator[tuple[Present, int, list[list[Any]]]]:
     """The jobs in runs of neighbours alike (the same OPTIONAL fields, the same key_held),
-    each run as its columns: a tuple of each NewJob field's values, in the jobs' order."""
+    each run as its `_columns`."""
     if not jobs:
         return
-    columns = list(zip(*jobs, strict=True))  # no loop in Python
+    columns = _columns(jobs)
     count = len(jobs)
     if held.count(held[0]) == count and all(
         c.count(None) == count for c in columns[len(_ALWAYS) :]
@@ -162,6 +162,14 @@ def _runs(
     for i in range(1, count):
         this = (present(jobs[i]), held[i])
         if this != kind:
-            yield (*kind, list(zip(*jobs[start:i], strict=True)))
+            yield (*kind, _columns(jobs[start:i]))
             start, kind = i, this
-    yield (*kind, list(zip(*jobs[start:], strict=True)))
+    yield (*kind, _columns(jobs[start:]))
+
+
+def _columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
+    """Each NewJob field's values, in the jobs' order. Strided slices of one flat list: zip(*jobs)
+    makes an iterator per job, all alive at once, and that many new objects set off several
+    runs of the garbage collector in a batch of thousands."""
+    flat = list(chain.from_iterable(jobs))
+    return [flat[c :: len(NewJob._fields)] for c in range(len(NewJob._fields))]
