@@ -9,7 +9,7 @@ from jobengine import codec, runtime
 from jobengine.errors import JobEngineError
 from jobengine.methods import MethodLike, check_arguments
 from jobengine.staging import Stager
-from jobengine.store import NewJob
+from jobengine.store.newrows import Row
 
 if TYPE_CHECKING:
     from jobengine.background import BackgroundJob, BackgroundJobs
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 # strings, so `is` tells the common job apart; any other equal string takes `stage`.
 _ERROR = "error"
 _EMPTY = ""
-_tuple_new = tuple.__new__
 _new = object.__new__
 
 
@@ -34,7 +33,7 @@ class JobBatch(Stager):
     def __init__(self, manager: BackgroundJobs) -> None:
         super().__init__(manager._function, manager._engine.clock)
         self._manager = manager
-        self._jobs: list[NewJob] = []
+        self._jobs: list[Row] = []
         self._modes: list[str] = []  # each job's on_conflict
         # The handles the write may have to point at a key's holder, by job index: only a job
         # with a key and "skip" can be skipped; the rest are the caller's to keep or drop.
@@ -83,24 +82,21 @@ class JobBatch(Stager):
             uuid = self._uuids.pop() if self._uuids else self._new_uuid()
             now_ms = int(self._time() * 1000)
             running = runtime.running_job()
-            job = _tuple_new(
-                NewJob,
-                (
-                    uuid,
-                    path,
-                    codec.dumps(args, what="args"),
-                    "{}",
-                    now_ms,
-                    now_ms,
-                    "",
-                    "",
-                    "default",
-                    0,
-                    None,
-                    None,
-                    None,
-                    running.uuid if running is not None else None,
-                ),
+            job = (
+                uuid,
+                path,
+                codec.dumps(args, what="args"),
+                "{}",
+                now_ms,
+                now_ms,
+                "",
+                "",
+                "default",
+                0,
+                None,
+                None,
+                None,
+                running.uuid if running is not None else None,
             )
         self._jobs.append(job)
         self._modes.append(on_conflict)
@@ -109,7 +105,7 @@ class JobBatch(Stager):
         handle = _new(self._handle_class)
         handle._manager = self._manager
         handle._staged = job
-        handle.uuid = job.uuid
+        handle.uuid = job[0]
         if on_conflict == "skip" and key:
             self._skippable[len(self._jobs) - 1] = handle
         return handle

@@ -29,7 +29,7 @@ from jobengine.launch import (
 )
 from jobengine.methods import MethodLike, check_arguments, method_path, positional_range
 from jobengine.retry import Retry
-from jobengine.store import NewJob
+from jobengine.store.newrows import Row
 
 OPTIONS = frozenset(f.name for f in fields(Launch)) - {"key", "description", "on_conflict"}
 UUID_STOCK = 256  # uuids made at a time
@@ -37,11 +37,10 @@ _NEVER = (1, 0.0)  # a positional range no call fits: check_arguments decides
 _UNHASHABLE = object()  # a rule that cannot be remembered
 # NewJob's queue, priority, retry, timeout_s and scheduled_job when no option is given.
 _DEFAULTS = ("default", 0, None, None, None)
-_tuple_new = tuple.__new__
 
 
 class Stager:
-    """Checks the jobs of one batch and turns each into the `NewJob` to insert."""
+    """Checks the jobs of one batch and turns each into the row to insert (a NewJob's values)."""
 
     def __init__(self, resolve: Callable[[str], Callable[..., Any]], clock: Clock) -> None:
         self._resolve = resolve  # a method path to its allowed function (cached by the caller)
@@ -63,7 +62,7 @@ class Stager:
         description: Any,
         on_conflict: Any,
         options: dict[str, Any],
-    ) -> NewJob:
+    ) -> Row:
         """Check one job as `engine.background.execute` does and build its row.
 
         Raises:
@@ -97,21 +96,17 @@ class Stager:
             return self._with_options(
                 (uuid, path, args_text, kwargs_text, now_ms), key, description, options, parent
             )
-        # tuple.__new__ skips the Python call of NewJob's generated __new__
-        return _tuple_new(
-            NewJob,
-            (
-                uuid,
-                path,
-                args_text,
-                kwargs_text,
-                now_ms,
-                now_ms,
-                key,
-                description,
-                *_DEFAULTS,
-                parent,
-            ),
+        return (
+            uuid,
+            path,
+            args_text,
+            kwargs_text,
+            now_ms,
+            now_ms,
+            key,
+            description,
+            *_DEFAULTS,
+            parent,
         )
 
     def _unknown_rule(self, on_conflict: Any, options: dict[str, Any]) -> Hashable | None:
@@ -156,10 +151,10 @@ class Stager:
         description: str,
         options: dict[str, Any],
         parent: str | None,
-    ) -> NewJob:
+    ) -> Row:
         get = options.get
         retry = get("retry")
-        return NewJob(
+        return (
             *head,
             run_after_ms(head[-1], get("delay"), get("run_at")),
             key,

@@ -21,7 +21,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 from jobengine.store.records import NewJob
 
@@ -40,12 +40,26 @@ _NO_OPTIONAL = (None,) * len(OPTIONAL)
 _SHAREABLE = tuple(
     NewJob._fields.index(c) for c in ("method", "kwargs", "key", "description", "queue", "priority")
 )
-_BEGIN, _RUN_AFTER = NewJob._fields.index("begin_ms"), NewJob._fields.index("run_after_ms")
 
 Present = tuple[int, ...]  # indexes into OPTIONAL of the fields a job has
 
+# A NewJob's values as a plain tuple, in its fields' order: how a batch stages its jobs. A
+# NewJob is one too. (A batch builds a plain tuple for less than a NewJob, and the garbage
+# collector stops tracking a tuple of strings and numbers, never a NewJob: a batch of thousands
+# kept as NewJobs grew the collector's oldest generation until it ran a full collection.)
+Row = tuple[
+    str, str, str, str, int, int, str, str, str, int,
+    str | None, float | None, str | None, str | None,
+]  # fmt: skip
+# Where a Row holds the fields read from it by name: literal positions, which mypy types
+# (tests/store/test_insert_many.py checks them against NewJob's fields).
+METHOD: Final = 1
+BEGIN: Final = 4
+RUN_AFTER: Final = 5
+KEY: Final = 6
 
-def present(job: NewJob) -> Present:
+
+def present(job: Row) -> Present:
     tail = _tail(job)
     if tail == _NO_OPTIONAL:
         return ()
@@ -62,7 +76,7 @@ def statement(fields: Present, held: int, rows: int) -> str:
     return f"INSERT INTO {TABLE} ({names}) VALUES {', '.join([row] * rows)}"
 
 
-def params(jobs: Sequence[NewJob], fields: Present) -> list[Any]:
+def params(jobs: Sequence[Row], fields: Present) -> list[Any]:
     """The parameters of `statement(fields, ...)` for `jobs`, row after row."""
     if not fields:
         return list(chain.from_iterable(map(_head, jobs)))  # no loop in Python
@@ -71,7 +85,7 @@ def params(jobs: Sequence[NewJob], fields: Present) -> list[Any]:
 
 
 def inserts(
-    jobs: Sequence[NewJob], held: Sequence[int], max_params: int
+    jobs: Sequence[Row], held: Sequence[int], max_params: int
 ) -> Iterator[tuple[str, list[list[Any]]]]:
     """The statements that insert `jobs`, `held[i]` whether job i takes its key, each with
     the parameters of each of its runs: many rows in one run (at most `max_params`
@@ -108,14 +122,14 @@ def _shape(fields: Present, columns: Sequence[list[Any]]) -> Shape:
     columns (text, and integers: priority 1 and True are both 1), so == decides."""
     count = len(columns[0])
     shared = tuple(c for c in _SHAREABLE if columns[c].count(columns[c][0]) == count)
-    return fields, shared, columns[_BEGIN] == columns[_RUN_AFTER]
+    return fields, shared, columns[BEGIN] == columns[RUN_AFTER]
 
 
 @functools.lru_cache(maxsize=64)
 def _own(shape: Shape) -> tuple[int, ...]:
     """The NewJob fields that each row of `shape` binds for itself, in their order."""
     fields, shared, due_at_once = shape
-    once = {*shared, _RUN_AFTER} if due_at_once else set(shared)
+    once = {*shared, RUN_AFTER} if due_at_once else set(shared)
     return tuple(c for c in _written(fields) if c not in once)
 
 
@@ -136,7 +150,7 @@ def many_rows(shape: Shape, held: int, rows: int) -> str:
     for r in range(rows):
         number.update((c, n) for n, c in enumerate(own, len(shared) + r * len(own) + 1))
         if due_at_once:
-            number[_RUN_AFTER] = number[_BEGIN]
+            number[RUN_AFTER] = number[BEGIN]
         values.append(f"({', '.join(f'?{number[c]}' for c in _written(fields))}, {tail})")
     cols = [*_ALWAYS, *(OPTIONAL[i] for i in fields), "key_held", *_CONSTANTS]
     names = ", ".join(f'"{c}"' for c in cols)
@@ -144,7 +158,7 @@ def many_rows(shape: Shape, held: int, rows: int) -> str:
 
 
 def _runs(
-    jobs: Sequence[NewJob], held: Sequence[int]
+    jobs: Sequence[Row], held: Sequence[int]
 ) -> Iterator[tuple[Present, int, list[list[Any]]]]:
     """The jobs in runs of neighbours alike (the same OPTIONAL fields, the same key_held),
     each run as its `_columns`."""
@@ -167,7 +181,7 @@ def _runs(
     yield (*kind, _columns(jobs[start:]))
 
 
-def _columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
+def _columns(jobs: Sequence[Row]) -> list[list[Any]]:
     """Each NewJob field's values, in the jobs' order. Strided slices of one flat list: zip(*jobs)
     makes an iterator per job, all alive at once, and that many new objects set off several
     runs of the garbage collector in a batch of thousands."""

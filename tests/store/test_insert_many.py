@@ -163,10 +163,19 @@ def test_values_some_jobs_share_and_others_not_are_stored_as_given(
     assert stored == [(*j, bool(j.key)) for jobs in batches for j in jobs]
 
 
-def test_insert_batch_returns_only_the_skipped_jobs_holders(store: Store) -> None:
+def test_a_rows_field_positions_are_newjobs() -> None:
+    positions = {"method": newrows.METHOD, "begin_ms": newrows.BEGIN, "key": newrows.KEY}
+    positions["run_after_ms"] = newrows.RUN_AFTER
+    assert {name: NewJob._fields.index(name) for name in positions} == positions
+
+
+@pytest.mark.parametrize("as_rows", [False, True])
+def test_insert_batch_returns_only_the_skipped_jobs_holders(store: Store, as_rows: bool) -> None:
+    # A batch stages its jobs as plain tuples of a NewJob's values (newrows.Row).
     running = store.jobs.insert(new_job(key="a"))[0]
     jobs = [new_job(), new_job(key="a"), new_job(key="b"), new_job(key="b"), new_job(key="c")]
-    skipped = store.jobs.insert_batch(jobs, ["error", "skip", "skip", "skip", "queue"])
+    given = [tuple(j) for j in jobs] if as_rows else jobs
+    skipped = store.jobs.insert_batch(given, ["error", "skip", "skip", "skip", "queue"])
     assert {i: r.uuid for i, r in skipped.items()} == {1: running.uuid, 3: jobs[2].uuid}
     stored = store.jobs.select()
     assert [r.uuid for r in stored] == [running.uuid, jobs[0].uuid, jobs[2].uuid, jobs[4].uuid]

@@ -4,6 +4,7 @@ first use and read like any other."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import uuid as uuidlib
 from collections.abc import Iterator
@@ -193,6 +194,17 @@ def test_threads_reading_a_staged_handle_at_once_see_one_snapshot(client: Engine
     assert errors == []
     expected = [(f"job {i}", "ACTIVE", [i, 1], "default") for i in range(3000)]
     assert seen == [expected] * len(seen)
+
+
+def test_staged_jobs_are_plain_tuples_the_collector_stops_tracking(client: Engine) -> None:
+    # A batch of thousands kept as NewJobs (tracked for as long as they live) grew the
+    # collector's oldest generation until a full collection ran in the middle of a batch.
+    batch = client.background.batch()
+    batch.execute(ADD, [1, 2])
+    batch.execute(ADD, [1, 2], key="k", priority=2)
+    gc.collect()
+    assert [type(job) for job in batch._jobs] == [tuple, tuple]
+    assert not any(gc.is_tracked(job) for job in batch._jobs)
 
 
 def test_batched_jobs_have_uuids_that_sort_by_time(client: Engine) -> None:
