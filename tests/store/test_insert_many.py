@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
@@ -84,6 +85,27 @@ def test_a_failing_row_rolls_back_the_whole_batch(store: Store) -> None:
     with pytest.raises(StoreError):
         store.jobs.insert_many([new_job(), dup, new_job(key="k"), dup])
     assert store.jobs.select() == []
+    assert store.jobs.insert(new_job(key="k"))[0].key_held  # the key was never taken
+
+
+@pytest.mark.parametrize("outer", [False, True])
+def test_a_failing_row_of_a_many_row_statement_leaves_nothing(
+    store: Store, outer: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite a failing row stops its many-row statement and keeps the rows before it
+    # (OR FAIL: no statement journal); the batch's transaction, or its savepoint inside a
+    # caller's transaction, takes them back, and the caller's transaction goes on.
+    monkeypatch.setattr(newrows, "ROWS", 3)
+    dup = new_job()
+    # the keyless jobs after the keyed one: statements of 3, the first failing on its third
+    batch = [new_job(), new_job(key="k"), dup, new_job(), dup, new_job(), new_job(), new_job()]
+    kept = [new_job(), new_job()]
+    with store.db.atomic() if outer else contextlib.nullcontext():
+        store.jobs.insert(kept[0])
+        with pytest.raises(StoreError):
+            store.jobs.insert_many(batch)
+        store.jobs.insert(kept[1])
+    assert [r.uuid for r in store.jobs.select()] == [j.uuid for j in kept]
     assert store.jobs.insert(new_job(key="k"))[0].key_held  # the key was never taken
 
 
