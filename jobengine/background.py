@@ -36,9 +36,9 @@ from jobengine.launch import (
 )
 from jobengine.methods import MethodLike, check_arguments, method_path, resolve
 from jobengine.retry import Retry
-from jobengine.staging import Stager
 from jobengine.state import JobState
 from jobengine.store import JobRecord, NewJob, new_record, pack
+from jobengine.store.newrows import BEGIN, RUN_AFTER, Row
 
 if TYPE_CHECKING:
     from jobengine.engine import Engine
@@ -84,7 +84,7 @@ class BackgroundJob:
 
     # A batch's job whose snapshot is not built yet: most batch handles are never read, and
     # building one cost about as much as checking the job.
-    _staged: NewJob | None = None
+    _staged: Row | None = None
 
     def __init__(self, manager: BackgroundJobs, record: JobRecord) -> None:
         self._manager = manager
@@ -107,7 +107,7 @@ class BackgroundJob:
             if job is not None and not name.startswith("__"):
                 with _STAGED_LOCK:
                     if self._staged is job:  # else another thread applied a snapshot
-                        self._fill(new_record(job, False))
+                        self._fill(new_record(NewJob._make(job), False))
                         self._staged = None
             return object.__getattribute__(self, name)
 
@@ -290,23 +290,21 @@ class BackgroundJobs:
         `with engine.background.batch() as batch: batch.execute(...)` takes what `execute`
         takes and returns each job's handle.
         """
-        return JobBatch(self, Stager(self._function, self._engine.clock))
-
-    def _staged_handle(self, job: NewJob) -> BackgroundJob:
-        """The handle of a job staged in a batch, its snapshot built on first use."""
-        handle: BackgroundJob = object.__new__(BackgroundJob)
-        handle._manager = self
-        handle._staged = job
-        handle.uuid = job.uuid
-        return handle
+        return JobBatch(self)
 
     def _insert_staged(
-        self, jobs: Sequence[NewJob], modes: Sequence[str], handles: Mapping[int, BackgroundJob]
+        self, jobs: Sequence[Row], modes: Sequence[str], handles: Mapping[int, BackgroundJob]
     ) -> None:
         skipped = self._store.jobs.insert_batch(jobs, modes)
         for i, holder in skipped.items():  # "skip": the handle names the running holder
             handles[i]._apply(holder)
-        self._announce_new([j for i, j in enumerate(jobs) if i not in skipped] if skipped else jobs)
+        written = [j for i, j in enumerate(jobs) if i not in skipped] if skipped else jobs
+        # _announce_new's wake-ups, from the rows' fields
+        delayed = [j[RUN_AFTER] for j in written if j[RUN_AFTER] > j[BEGIN]]
+        if len(delayed) < len(written):
+            self._announce.new(None)
+        if delayed:
+            self._announce.new(min(delayed))
 
     def _announce_new(self, jobs: Sequence[JobRecord | NewJob]) -> None:
         """Wake the engines: now for jobs due now, at its time for the earliest delayed one."""

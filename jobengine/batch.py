@@ -5,16 +5,23 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from jobengine import codec, runtime
 from jobengine.errors import JobEngineError
-from jobengine.methods import MethodLike
+from jobengine.methods import MethodLike, check_arguments
 from jobengine.staging import Stager
-from jobengine.store import NewJob
+from jobengine.store.newrows import Row
 
 if TYPE_CHECKING:
     from jobengine.background import BackgroundJob, BackgroundJobs
 
+# execute's defaults, the very objects: a caller's "error" and "" are these same interned
+# strings, so `is` tells the common job apart; any other equal string takes `stage`.
+_ERROR = "error"
+_EMPTY = ""
+_new = object.__new__
 
-class JobBatch:
+
+class JobBatch(Stager):
     """Collects jobs and writes them when the block exits: all of them, or none.
 
     `execute` checks each job at once, as `engine.background.execute` does, and returns its
@@ -23,15 +30,17 @@ class JobBatch:
     nothing.
     """
 
-    def __init__(self, manager: BackgroundJobs, stager: Stager) -> None:
+    def __init__(self, manager: BackgroundJobs) -> None:
+        super().__init__(manager._function, manager._engine.clock)
         self._manager = manager
-        self._stager = stager
-        self._jobs: list[NewJob] = []
+        self._jobs: list[Row] = []
         self._modes: list[str] = []  # each job's on_conflict
         # The handles the write may have to point at a key's holder, by job index: only a job
         # with a key and "skip" can be skipped; the rest are the caller's to keep or drop.
         self._skippable: dict[int, BackgroundJob] = {}
-        self._handle = manager._staged_handle
+        from jobengine.background import BackgroundJob  # not at the top: it imports this module
+
+        self._handle_class = BackgroundJob
         self._is_written = False
 
     def execute(
@@ -52,10 +61,51 @@ class JobBatch:
         """
         if self._is_written:
             raise JobEngineError("this batch was written already; start a new batch()")
-        job = self._stager.stage(method, args, kwargs, key, description, on_conflict, options)
+        if (
+            options
+            or on_conflict is not _ERROR
+            or key is not _EMPTY
+            or description is not _EMPTY
+            or type(args) is not list
+            or kwargs is not None
+        ):
+            job = self.stage(method, args, kwargs, key, description, on_conflict, options)
+        else:
+            # The common job: no option, no key, positional arguments. Of `stage`'s checks only
+            # the method's and the arguments' apply; done here, without its calls.
+            try:
+                path, func, least, most = self._methods[method]
+            except (KeyError, TypeError):  # TypeError: an unhashable callable
+                path, func, least, most = self._method(method)
+            if not least <= len(args) <= most:
+                check_arguments(path, func, args, {})
+            uuid = self._uuids.pop() if self._uuids else self._new_uuid()
+            now_ms = int(self._time() * 1000)
+            running = runtime.running_job()
+            job = (
+                uuid,
+                path,
+                codec.dumps(args, what="args"),
+                "{}",
+                now_ms,
+                now_ms,
+                "",
+                "",
+                "default",
+                0,
+                None,
+                None,
+                None,
+                running.uuid if running is not None else None,
+            )
         self._jobs.append(job)
         self._modes.append(on_conflict)
-        handle = self._handle(job)
+        # The handle, its snapshot built on first use (see BackgroundJob._staged): made here,
+        # not by a call, as that call cost as much as building it.
+        handle = _new(self._handle_class)
+        handle._manager = self._manager
+        handle._staged = job
+        handle.uuid = job[0]
         if on_conflict == "skip" and key:
             self._skippable[len(self._jobs) - 1] = handle
         return handle

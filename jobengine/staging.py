@@ -29,7 +29,7 @@ from jobengine.launch import (
 )
 from jobengine.methods import MethodLike, check_arguments, method_path, positional_range
 from jobengine.retry import Retry
-from jobengine.store import NewJob
+from jobengine.store.newrows import Row
 
 OPTIONS = frozenset(f.name for f in fields(Launch)) - {"key", "description", "on_conflict"}
 UUID_STOCK = 256  # uuids made at a time
@@ -37,15 +37,14 @@ _NEVER = (1, 0.0)  # a positional range no call fits: check_arguments decides
 _UNHASHABLE = object()  # a rule that cannot be remembered
 # NewJob's queue, priority, retry, timeout_s and scheduled_job when no option is given.
 _DEFAULTS = ("default", 0, None, None, None)
-_tuple_new = tuple.__new__
 
 
 class Stager:
-    """Checks the jobs of one batch and turns each into the `NewJob` to insert."""
+    """Checks the jobs of one batch and turns each into the row to insert (a NewJob's values)."""
 
     def __init__(self, resolve: Callable[[str], Callable[..., Any]], clock: Clock) -> None:
         self._resolve = resolve  # a method path to its allowed function (cached by the caller)
-        self._clock = clock
+        self._time = clock.time  # bound once: read for every job
         self._valid: set[Hashable] = set()  # option sets that passed Launch.check
         # A method as given: its path, function and the positional counts that need no bind.
         self._methods: dict[Any, tuple[str, Callable[..., Any], int, float]] = {}
@@ -63,7 +62,7 @@ class Stager:
         description: Any,
         on_conflict: Any,
         options: dict[str, Any],
-    ) -> NewJob:
+    ) -> Row:
         """Check one job as `engine.background.execute` does and build its row.
 
         Raises:
@@ -87,7 +86,7 @@ class Stager:
             path, func, least, most = self._method(method)
         if kwargs or not least <= len(args) <= most:
             check_arguments(path, func, args, kwargs or {})
-        now_ms = int(self._clock.time() * 1000)  # to_ms(now()), without the datetime
+        now_ms = int(self._time() * 1000)  # to_ms(now()), without the datetime
         running = runtime.running_job()
         uuid = self._uuids.pop() if self._uuids else self._new_uuid()
         args_text = codec.dumps(args, what="args")
@@ -97,21 +96,17 @@ class Stager:
             return self._with_options(
                 (uuid, path, args_text, kwargs_text, now_ms), key, description, options, parent
             )
-        # tuple.__new__ skips the Python call of NewJob's generated __new__
-        return _tuple_new(
-            NewJob,
-            (
-                uuid,
-                path,
-                args_text,
-                kwargs_text,
-                now_ms,
-                now_ms,
-                key,
-                description,
-                *_DEFAULTS,
-                parent,
-            ),
+        return (
+            uuid,
+            path,
+            args_text,
+            kwargs_text,
+            now_ms,
+            now_ms,
+            key,
+            description,
+            *_DEFAULTS,
+            parent,
         )
 
     def _unknown_rule(self, on_conflict: Any, options: dict[str, Any]) -> Hashable | None:
@@ -156,10 +151,10 @@ class Stager:
         description: str,
         options: dict[str, Any],
         parent: str | None,
-    ) -> NewJob:
+    ) -> Row:
         get = options.get
         retry = get("retry")
-        return NewJob(
+        return (
             *head,
             run_after_ms(head[-1], get("delay"), get("run_at")),
             key,
@@ -173,7 +168,7 @@ class Stager:
         )
 
     def _new_uuid(self) -> str:
-        self._uuids = time_ordered_uuids(UUID_STOCK, int(self._clock.time() * 1000))
+        self._uuids = time_ordered_uuids(UUID_STOCK, int(self._time() * 1000))
         return self._uuids.pop()
 
     def _method(self, method: MethodLike) -> tuple[str, Callable[..., Any], int, float]:

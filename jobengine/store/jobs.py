@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from operator import itemgetter
 
 import peewee
 
@@ -107,10 +108,10 @@ class JobStore(OutcomeWrites, JobQueries):
         ]
 
     def insert_batch(
-        self, jobs: Sequence[NewJob], on_conflict: str | Sequence[str] = "error"
+        self, jobs: Sequence[newrows.Row], on_conflict: str | Sequence[str] = "error"
     ) -> dict[int, JobRecord]:
         """`insert_many` for a batch that needs no records back (building one per job cost as
-        much as inserting it).
+        much as inserting it), its jobs NewJobs or their values as plain tuples.
 
         Returns:
             The holders returned instead of the jobs skipped ("skip"), by the job's index in
@@ -119,41 +120,41 @@ class JobStore(OutcomeWrites, JobQueries):
         return self._insert_new(jobs, on_conflict)[0]
 
     def _insert_new(
-        self, jobs: Sequence[NewJob], on_conflict: str | Sequence[str]
+        self, jobs: Sequence[newrows.Row], on_conflict: str | Sequence[str]
     ) -> tuple[dict[int, JobRecord], list[int]]:
         """`insert_many`'s work: the holders of the skipped jobs by index, and for each job
         whether it took its key (1) or not (0, also for a skipped one)."""
         if not jobs:
             return {}, []
         with immediate(self.db):
-            if not any(job.key for job in jobs):  # the common batch: no key rule to apply
+            if not any(map(_key_of, jobs)):  # the common batch: no key rule to apply
                 self._write_new(jobs, [0] * len(jobs))
                 return {}, [0] * len(jobs)
             holders = self._holders_of(jobs)
             skipped: dict[int, JobRecord] = {}
             held: list[int] = []
-            written: list[NewJob] = []
+            written: list[newrows.Row] = []
             written_held: list[int] = []
             modes = [on_conflict] * len(jobs) if isinstance(on_conflict, str) else on_conflict
             for i, (job, mode) in enumerate(zip(jobs, modes, strict=True)):
-                pair = (job.method, job.key)
-                holder = holders.get(pair) if job.key else None
+                pair = (job[newrows.METHOD], job[newrows.KEY])
+                holder = holders.get(pair) if pair[1] else None
                 if holder is not None and mode == "skip":
                     skipped[i] = holder
                     held.append(0)
                     continue
                 if holder is not None and mode != "queue":
-                    raise JobKeyConflict(job.method, job.key, holder.uuid)
-                takes = bool(job.key) and holder is None
+                    raise JobKeyConflict(*pair, holder.uuid)
+                takes = bool(pair[1]) and holder is None
                 if takes:
-                    holders[pair] = new_record(job, True)
+                    holders[pair] = new_record(NewJob._make(job), True)
                 held.append(int(takes))
                 written.append(job)
                 written_held.append(int(takes))
             self._write_new(written, written_held)
         return skipped, held
 
-    def _write_new(self, jobs: Sequence[NewJob], held: Sequence[int]) -> None:
+    def _write_new(self, jobs: Sequence[newrows.Row], held: Sequence[int]) -> None:
         """Insert new jobs in the open transaction, `held[i]` whether job i takes its key.
 
         SQLite: multi-row INSERTs (see `newrows`). PostgreSQL: COPY, about three times the
@@ -179,9 +180,9 @@ class JobStore(OutcomeWrites, JobQueries):
             self._params_limit = int(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
         return self._params_limit
 
-    def _holders_of(self, jobs: Sequence[NewJob]) -> dict[tuple[str, str], JobRecord | None]:
+    def _holders_of(self, jobs: Sequence[newrows.Row]) -> dict[tuple[str, str], JobRecord | None]:
         """Lock the batch's keys (PostgreSQL) and read their active holders."""
-        pairs = sorted({(j.key, j.method) for j in jobs if j.key})
+        pairs = sorted({(j[newrows.KEY], j[newrows.METHOD]) for j in jobs if j[newrows.KEY]})
         holders: dict[tuple[str, str], JobRecord | None] = {}
         if not pairs:
             return holders
@@ -437,3 +438,4 @@ PURGE_BATCH = 1000
 _MAX_ID = 2**63 - 1
 _DELETE_MESSAGES = "DELETE FROM job_message WHERE job_uuid IN ({marks})"
 _PRIORITY = RECORD_COLUMNS.index("priority")
+_key_of = itemgetter(newrows.KEY)  # a job's key, read without a loop in Python

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
 
 from jobengine.errors import JobKeyConflict, StoreError
-from jobengine.store import Batch, Finish, Store, newrows
+from jobengine.store import Batch, Finish, NewJob, Store, newrows
 from tests.store.conftest import NOW, new_job, run_per_store
 
 
@@ -87,6 +88,27 @@ def test_a_failing_row_rolls_back_the_whole_batch(store: Store) -> None:
     assert store.jobs.insert(new_job(key="k"))[0].key_held  # the key was never taken
 
 
+@pytest.mark.parametrize("outer", [False, True])
+def test_a_failing_row_of_a_many_row_statement_leaves_nothing(
+    store: Store, outer: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite a failing row stops its many-row statement and keeps the rows before it
+    # (OR FAIL: no statement journal); the batch's transaction, or its savepoint inside a
+    # caller's transaction, takes them back, and the caller's transaction goes on.
+    monkeypatch.setattr(newrows, "ROWS", 3)
+    dup = new_job()
+    # the keyless jobs after the keyed one: statements of 3, the first failing on its third
+    batch = [new_job(), new_job(key="k"), dup, new_job(), dup, new_job(), new_job(), new_job()]
+    kept = [new_job(), new_job()]
+    with store.db.atomic() if outer else contextlib.nullcontext():
+        store.jobs.insert(kept[0])
+        with pytest.raises(StoreError):
+            store.jobs.insert_many(batch)
+        store.jobs.insert(kept[1])
+    assert [r.uuid for r in store.jobs.select()] == [j.uuid for j in kept]
+    assert store.jobs.insert(new_job(key="k"))[0].key_held  # the key was never taken
+
+
 def test_concurrent_batches_on_one_key_leave_one_holder(store_url: str) -> None:
     stores = [Store(store_url) for _ in range(3)]
 
@@ -134,10 +156,50 @@ def test_the_optional_fields_of_each_job_are_stored_as_given(
     assert store.jobs.insert(lone)[0] == store.jobs.find(lone.uuid)
 
 
-def test_insert_batch_returns_only_the_skipped_jobs_holders(store: Store) -> None:
+@pytest.mark.parametrize(("rows", "max_params"), [(2, 32766), (3, 32766), (100, 12)])
+def test_values_some_jobs_share_and_others_not_are_stored_as_given(
+    store: Store, rows: int, max_params: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite a many-row statement binds once the values all its jobs share (a field equal
+    # in each, run_after_ms equal to begin_ms): every mix of shared and own values, with
+    # statements of as many rows as the parameters allow, stores each job as given.
+    monkeypatch.setattr(newrows, "ROWS", rows)
+    monkeypatch.setattr(store.jobs, "_params_limit", max_params)
+    fail = "tests.integration.jobs:fail"
+    sqlite = store.jobs._sqlite
+    batches = [
+        [new_job(args=f"[{i}]") for i in range(7)],  # all they can share
+        # 1 and True are equal, and SQLite stores both as 1 (PostgreSQL's COPY takes no bool)
+        [new_job(args=f"[{i}]", priority=True if i == 3 and sqlite else 1) for i in range(7)],
+        [
+            new_job(),
+            new_job(method=fail, kwargs='{"a": 1}'),
+            new_job(description="d", queue="q", priority=3),
+            new_job(run_after_ms=NOW + 5),
+            new_job(begin_ms=NOW - 1, timeout_s=2.0),
+            new_job(begin_ms=NOW - 1, timeout_s=2.0, run_after_ms=NOW - 1),
+            *[new_job(key=f"k{i}", args=f"[{i}]") for i in range(5)],
+        ],
+    ]
+    for jobs in batches:
+        store.jobs.insert_many(jobs)
+    stored = [(*(getattr(r, f) for f in NewJob._fields), r.key_held) for r in store.jobs.select()]
+    assert stored == [(*j, bool(j.key)) for jobs in batches for j in jobs]
+
+
+def test_a_rows_field_positions_are_newjobs() -> None:
+    positions = {"method": newrows.METHOD, "begin_ms": newrows.BEGIN, "key": newrows.KEY}
+    positions["run_after_ms"] = newrows.RUN_AFTER
+    assert {name: NewJob._fields.index(name) for name in positions} == positions
+
+
+@pytest.mark.parametrize("as_rows", [False, True])
+def test_insert_batch_returns_only_the_skipped_jobs_holders(store: Store, as_rows: bool) -> None:
+    # A batch stages its jobs as plain tuples of a NewJob's values (newrows.Row).
     running = store.jobs.insert(new_job(key="a"))[0]
     jobs = [new_job(), new_job(key="a"), new_job(key="b"), new_job(key="b"), new_job(key="c")]
-    skipped = store.jobs.insert_batch(jobs, ["error", "skip", "skip", "skip", "queue"])
+    given = [tuple(j) for j in jobs] if as_rows else jobs
+    skipped = store.jobs.insert_batch(given, ["error", "skip", "skip", "skip", "queue"])
     assert {i: r.uuid for i, r in skipped.items()} == {1: running.uuid, 3: jobs[2].uuid}
     stored = store.jobs.select()
     assert [r.uuid for r in stored] == [running.uuid, jobs[0].uuid, jobs[2].uuid, jobs[4].uuid]

@@ -4,6 +4,7 @@ first use and read like any other."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import uuid as uuidlib
 from collections.abc import Iterator
@@ -110,6 +111,21 @@ def test_a_batch_stores_what_execute_stores(client: Engine) -> None:
     assert expected[3].retry != expected[4].retry  # equal policies, 1 and 1.0, as given
 
 
+def test_defaults_given_as_other_equal_strings_store_the_same_job(client: Engine) -> None:
+    # batch.execute tells the common job (no option, no key) by its defaults' identity; an
+    # equal string that is another object takes the full checks, to the same stored job.
+    class Text(str):
+        pass
+
+    with client.background.batch() as batch:
+        plain = batch.execute(ADD, [1, 2])
+        other = batch.execute(ADD, [1, 2], None, Text(""), Text(""), "".join(["err", "or"]))
+        with pytest.raises(JobEngineError, match="no 'nope'"):
+            batch.execute("tests.integration.jobs:nope", [1])
+    stored = {r.uuid: replace(r, uuid="") for r in client.store.jobs.select()}
+    assert stored[other.uuid] == stored[plain.uuid]
+
+
 def test_jobs_batched_inside_a_job_name_it_as_their_parent(
     client: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,6 +194,17 @@ def test_threads_reading_a_staged_handle_at_once_see_one_snapshot(client: Engine
     assert errors == []
     expected = [(f"job {i}", "ACTIVE", [i, 1], "default") for i in range(3000)]
     assert seen == [expected] * len(seen)
+
+
+def test_staged_jobs_are_plain_tuples_the_collector_stops_tracking(client: Engine) -> None:
+    # A batch of thousands kept as NewJobs (tracked for as long as they live) grew the
+    # collector's oldest generation until a full collection ran in the middle of a batch.
+    batch = client.background.batch()
+    batch.execute(ADD, [1, 2])
+    batch.execute(ADD, [1, 2], key="k", priority=2)
+    gc.collect()
+    assert [type(job) for job in batch._jobs] == [tuple, tuple]
+    assert not any(gc.is_tracked(job) for job in batch._jobs)
 
 
 def test_batched_jobs_have_uuids_that_sort_by_time(client: Engine) -> None:

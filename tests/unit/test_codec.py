@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from enum import IntEnum
 
 import pytest
 
@@ -38,6 +40,20 @@ def test_values_round_trip_with_their_types(value: object) -> None:
     back = codec.loads(codec.dumps(value))
     assert back == value
     assert type(back) is type(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[], [0], [-7, 12, 2**70], [1, True], [1, None], [1, "a b"], [1, 2.5], [IntEnum("E", "A").A]],
+)
+def test_lists_of_scalars_are_their_json_text(value: list[object]) -> None:
+    # Lists of ints take a fast path of their own: the same text as the JSON encoder's.
+    assert codec.dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_an_int_too_long_to_write_is_refused() -> None:
+    with pytest.raises(SerializationError, match=r"^args: Exceeds the limit"):
+        codec.dumps([1, 10**5000], what="args")
 
 
 def test_tuples_come_back_as_lists() -> None:
