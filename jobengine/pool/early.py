@@ -24,6 +24,7 @@ import socket
 import sys
 import types
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from jobengine.importing import hidden
 from jobengine.pool.preload import PRELOAD
@@ -52,14 +53,16 @@ def start_helpers() -> bool:
     alive_r, alive_w = os.pipe()  # the server exits when every writer has closed its end
     tracked_r, tracked_w = os.pipe()  # the tracker's commands; it exits at the end of them
     _flush_std()
-    tracker = _fork(_run_tracker, tracked_r, close=(alive_r, alive_w, tracked_w, listener))
+    tracker = _fork(_run_tracker, (tracked_r,), close=(alive_r, alive_w, tracked_w, listener))
     server = _fork(
-        _run_fork_server, listener.fileno(), alive_r, close=(alive_w, tracked_r, tracked_w)
+        _run_fork_server,
+        (listener.fileno(), alive_r, address, folder),
+        close=(alive_w, tracked_r, tracked_w),
     )
     listener.close()
     os.close(alive_r)
     os.close(tracked_r)
-    atexit.register(_remove, address, folder)
+    atexit.register(_remove, address, folder)  # the server removes them too, should we die
 
     with hidden("dill"):  # this process launches workers with pickle's C pickler
         from multiprocess import forkserver, resource_tracker
@@ -85,7 +88,9 @@ def _private_folder() -> str:
             return folder
 
 
-def _fork(run: Callable[..., None], *args: int, close: Sequence[int | socket.socket]) -> int:
+def _fork(
+    run: Callable[..., None], args: tuple[Any, ...], close: Sequence[int | socket.socket]
+) -> int:
     """Fork a helper that closes `close` and runs `run(*args)`; it never returns here."""
     pid = os.fork()
     if pid:
@@ -115,13 +120,16 @@ def _run_tracker(commands_fd: int) -> None:
     resource_tracker.main(commands_fd)
 
 
-def _run_fork_server(listener_fd: int, alive_r: int) -> None:
+def _run_fork_server(listener_fd: int, alive_r: int, address: str, folder: str) -> None:
     # As `python -c` would give it: workers forked from here see an empty main module, never
     # the command's.
     sys.modules["__main__"] = types.ModuleType("__main__")
     from multiprocess import forkserver
 
-    forkserver.main(listener_fd, alive_r, PRELOAD)
+    try:
+        forkserver.main(listener_fd, alive_r, PRELOAD)
+    finally:  # it ends when the engine has gone, killed or not: nobody connects any more
+        _remove(address, folder)
 
 
 def _flush_std() -> None:

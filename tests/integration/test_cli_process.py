@@ -146,9 +146,13 @@ def _fork_server_of(pid: int) -> int:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_run_forks_its_helpers_and_removes_their_socket(procs: Procs, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+def test_run_forks_its_helpers_and_removes_their_socket(
+    procs: Procs, tmp_path: Path, stop: signal.Signals
+) -> None:
     """`jobengine run` forks its fork server and resource tracker (no new interpreter starts,
-    so the first worker comes sooner); they run jobs as before, and leave nothing behind."""
+    so the first worker comes sooner); they run jobs as before, and leave nothing behind when
+    the engine stops or is killed."""
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     sockets = Path(tempfile.mkdtemp(dir="/tmp"))  # short: a socket's path has at most 107 bytes
     runner = procs.run_engine(url, workers=2, TMPDIR=str(sockets))
@@ -161,9 +165,10 @@ def test_run_forks_its_helpers_and_removes_their_socket(procs: Procs, tmp_path: 
         assert Path(f"/proc/{helper}/cmdline").read_bytes() == engine_cmdline
     [server_socket] = sockets.glob("*/fork-server")
     assert server_socket.parent.stat().st_mode & 0o777 == 0o700
-    os.kill(runner.pid, signal.SIGTERM)
-    assert runner.wait(30) == 0, runner.stderr
+    os.kill(runner.pid, stop)
+    assert runner.wait(30) == (0 if stop == signal.SIGTERM else -stop), runner.stderr
     wait_until(lambda: not any(Path(f"/proc/{h}").exists() for h in helpers), what="helpers")
+    wait_until(lambda: not server_socket.exists(), what="the fork server's socket removed")
     assert not server_socket.parent.exists()
     shutil.rmtree(sockets)
 
