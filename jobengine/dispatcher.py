@@ -105,10 +105,12 @@ class Dispatcher:
         self._starts: dict[str, tuple[float, tuple[int, str, int]]] = {}
         self._ended_since_purge = False
         # Monotonic times of periodic work; "due" is when a delayed or retried job may run.
+        # The first age purge waits a purge period, so that the first turn only claims (a
+        # started engine's first job waited for the purge's write); settle_dead sets "settle".
         self._timers = {
             "poll": 0.0,
             "purge": 0.0,
-            "age_purge": 0.0,
+            "age_purge": clock.monotonic() + cfg.purge_s,
             "settle": 0.0,
             "due": math.inf,
         }
@@ -318,7 +320,6 @@ class Dispatcher:
             self._maybe_work = True
             self.request_cancel_polled()
         if now >= t["settle"]:
-            t["settle"] = now + self.cfg.stale_s / 2
             self.settle_dead()
         if now >= t["age_purge"]:
             t["age_purge"] = now + self.cfg.age_purge_s
@@ -335,6 +336,9 @@ class Dispatcher:
                 self.pool.cancel(uuid)
 
     def settle_dead(self) -> None:
+        """Settle the engines found dead; the next look is half the stale time away (the
+        engine's own call before it starts counts as the first)."""
+        self._timers["settle"] = self.clock.monotonic() + self.cfg.stale_s / 2
         now_ms = to_ms(self.clock.now())
         dead = [
             e
