@@ -35,10 +35,12 @@ def start_helpers() -> bool:
 
     Returns:
         False, having done nothing, where forking is not safe or not possible (threads
-        running, no `os.fork`); the pool then starts them itself.
+        running, not Linux, a socket path too long); the pool then starts them itself.
     """
     threading = sys.modules.get("threading")
-    if not hasattr(os, "fork") or (threading is not None and threading.active_count() > 1):
+    if not sys.platform.startswith("linux"):  # macOS: a fork that does not exec is not safe
+        return False
+    if threading is not None and threading.active_count() > 1:
         return False
     folder = _private_folder()
     address = os.path.join(folder, "fork-server")
