@@ -281,7 +281,8 @@ class BackgroundJobs:
         new = self._prepare(method, *check_call(args, kwargs), launch)
         record, created = self._insert(new, on_conflict)
         if created:
-            self._announce_new([record])
+            delayed = record.run_after_ms > record.begin_ms
+            self._announce_new([record.run_after_ms] if delayed else [], 1)
         return BackgroundJob(self, record)
 
     def batch(self) -> JobBatch:
@@ -299,17 +300,13 @@ class BackgroundJobs:
         for i, holder in skipped.items():  # "skip": the handle names the running holder
             handles[i]._apply(holder)
         written = [j for i, j in enumerate(jobs) if i not in skipped] if skipped else jobs
-        # _announce_new's wake-ups, from the rows' fields
         delayed = [j[RUN_AFTER] for j in written if j[RUN_AFTER] > j[BEGIN]]
-        if len(delayed) < len(written):
-            self._announce.new(None)
-        if delayed:
-            self._announce.new(min(delayed))
+        self._announce_new(delayed, len(written))
 
-    def _announce_new(self, jobs: Sequence[JobRecord | NewJob]) -> None:
-        """Wake the engines: now for jobs due now, at its time for the earliest delayed one."""
-        delayed = [j.run_after_ms for j in jobs if j.run_after_ms > j.begin_ms]
-        if len(delayed) < len(jobs):
+    def _announce_new(self, delayed: Sequence[int], count: int) -> None:
+        """Wake the engines for `count` new jobs, `delayed` the run_after_ms of those not due
+        at once: now if any is due now, and at the earliest delayed one's time."""
+        if len(delayed) < count:
             self._announce.new(None)
         if delayed:
             self._announce.new(min(delayed))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from jobengine import codec, runtime
 from jobengine.errors import JobEngineError
 from jobengine.methods import MethodLike, check_arguments
-from jobengine.staging import Stager
+from jobengine.staging import DEFAULTS, Stager
 from jobengine.store.newrows import Row
 
 if TYPE_CHECKING:
@@ -91,11 +91,7 @@ class JobBatch(Stager):
                 now_ms,
                 "",
                 "",
-                "default",
-                0,
-                None,
-                None,
-                None,
+                *DEFAULTS,
                 running.uuid if running is not None else None,
             )
         self._jobs.append(job)

@@ -1,10 +1,11 @@
-"""Importing a module while another stays out of sight."""
+"""Imports: the working directory on sys.path, and a module kept out of sight."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib.abc
 import importlib.machinery
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from types import ModuleType
@@ -32,3 +33,10 @@ def hidden(*names: str) -> Iterator[None]:
         yield
     finally:
         sys.meta_path.remove(hide)
+
+
+def working_directory_on_path() -> None:
+    """Put the working directory first on sys.path, as `python -m` does: job methods are named
+    by import path, so the project a command runs in must import (workers inherit it)."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())

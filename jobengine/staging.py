@@ -36,7 +36,7 @@ UUID_STOCK = 256  # uuids made at a time
 _NEVER = (1, 0.0)  # a positional range no call fits: check_arguments decides
 _UNHASHABLE = object()  # a rule that cannot be remembered
 # NewJob's queue, priority, retry, timeout_s and scheduled_job when no option is given.
-_DEFAULTS = ("default", 0, None, None, None)
+DEFAULTS = ("default", 0, None, None, None)
 
 
 class Stager:
@@ -105,7 +105,7 @@ class Stager:
             now_ms,
             key,
             description,
-            *_DEFAULTS,
+            *DEFAULTS,
             parent,
         )
 

@@ -37,9 +37,9 @@ def start_helpers() -> bool:
         False, having done nothing, where forking is not safe or not possible (threads
         running, not Linux, a socket path too long); the pool then starts them itself.
     """
-    threading = sys.modules.get("threading")
     if not sys.platform.startswith("linux"):  # macOS: a fork that does not exec is not safe
         return False
+    threading = sys.modules.get("threading")
     if threading is not None and threading.active_count() > 1:
         return False
     folder = _private_folder()

@@ -22,6 +22,7 @@ from jobengine.store.db import (
     parse_url,
 )
 from jobengine.store.engines import EngineStore
+from jobengine.store.eventlog import EventStore
 from jobengine.store.jobs import JobStore
 from jobengine.store.notify import Notifier, make_notifier, pack
 from jobengine.store.records import Batch, Finish, JobRecord, NewJob, Recorded
@@ -30,7 +31,6 @@ from jobengine.store.scheduled import ScheduledStore
 from jobengine.store.schema import SCHEMA_VERSION, migrate, pending
 
 if TYPE_CHECKING:
-    from jobengine.store.eventlog import EventStore
     from jobengine.store.resources import ResourceStore
 
 TRUNCATE_WAIT_MS = 100  # the longest a truncating checkpoint holds new writers off
@@ -88,15 +88,10 @@ class Store:
             raise
         self.jobs = JobStore(self.db)
         self.engines = EngineStore(self.db, self.jobs)
+        self.events = EventStore(self.db)
         self.scheduled = ScheduledStore(self.db, self.jobs)
 
-    # Verbs that the engine's own work does not need at start, made on first use.
-    @functools.cached_property
-    def events(self) -> EventStore:
-        from jobengine.store.eventlog import EventStore
-
-        return EventStore(self.db)
-
+    # Resource queues' verbs, made on first use: their module loads only when one is used.
     @functools.cached_property
     def resources(self) -> ResourceStore:
         from jobengine.store.resources import ResourceStore

@@ -45,7 +45,7 @@ class JobStore(OutcomeWrites, JobQueries):
             self._exec(self.sql.insert, (*job, held, ACTIVE, 1, False, ""))
             return
         fields = newrows.present(job)
-        sql, params = newrows.statement(fields, int(held), 1), newrows.params([job], fields)
+        sql, params = newrows.statement(fields, int(held)), newrows.params(job, fields)
         if self.db.in_transaction():
             self._exec(sql, params)
             return

@@ -67,21 +67,28 @@ def present(job: Row) -> Present:
 
 
 @functools.lru_cache(maxsize=64)
-def statement(fields: Present, held: int, rows: int) -> str:
-    """The INSERT of `rows` jobs with the OPTIONAL `fields`, key_held `held` (0 or 1)."""
-    cols = [*_ALWAYS, *(OPTIONAL[i] for i in fields), "key_held", *_CONSTANTS]
+def statement(fields: Present, held: int) -> str:
+    """The INSERT of one job with the OPTIONAL `fields`, key_held `held` (0 or 1)."""
     marks = ", ".join(["?"] * (len(_ALWAYS) + len(fields)))
-    row = f"({marks}, {int(held)}, {', '.join(_CONSTANTS.values())})"
-    names = ", ".join(f'"{c}"' for c in cols)
-    return f"INSERT INTO {TABLE} ({names}) VALUES {', '.join([row] * rows)}"
+    return f"INSERT INTO {TABLE} ({_names(fields)}) VALUES ({marks}, {_fixed(held)})"
 
 
-def params(jobs: Sequence[Row], fields: Present) -> list[Any]:
-    """The parameters of `statement(fields, ...)` for `jobs`, row after row."""
+def params(job: Row, fields: Present) -> list[Any]:
+    """The parameters of `statement(fields, ...)` for `job`."""
     if not fields:
-        return list(chain.from_iterable(map(_head, jobs)))  # no loop in Python
-    first = len(_ALWAYS)
-    return [v for job in jobs for v in (*_head(job), *(job[first + i] for i in fields))]
+        return list(_head(job))
+    return [*_head(job), *(job[len(_ALWAYS) + i] for i in fields)]
+
+
+def _names(fields: Present) -> str:
+    """The columns an INSERT of jobs with the OPTIONAL `fields` names, in their order."""
+    cols = [*_ALWAYS, *(OPTIONAL[i] for i in fields), "key_held", *_CONSTANTS]
+    return ", ".join(f'"{c}"' for c in cols)
+
+
+def _fixed(held: int) -> str:
+    """A row's literal values: key_held, then the constant columns."""
+    return f"{int(held)}, {', '.join(_CONSTANTS.values())}"
 
 
 def inserts(
@@ -109,7 +116,7 @@ def inserts(
             yield many_rows(shape, h, per), [values]
         if whole < count:
             rest = zip(*[columns[c][whole:] for c in _written(fields)], strict=True)
-            yield statement(fields, h, 1), [list(row) for row in rest]
+            yield statement(fields, h), [list(row) for row in rest]
 
 
 # What the jobs of a many-row statement (fields and held aside) have in common: the NewJob
@@ -145,20 +152,18 @@ def many_rows(shape: Shape, held: int, rows: int) -> str:
     fields, shared, due_at_once = shape
     own = _own(shape)
     number = {c: n for n, c in enumerate(shared, 1)}
-    tail = f"{int(held)}, {', '.join(_CONSTANTS.values())}"
+    tail = _fixed(held)
     values = []
     for r in range(rows):
         number.update((c, n) for n, c in enumerate(own, len(shared) + r * len(own) + 1))
         if due_at_once:
             number[RUN_AFTER] = number[BEGIN]
         values.append(f"({', '.join(f'?{number[c]}' for c in _written(fields))}, {tail})")
-    cols = [*_ALWAYS, *(OPTIONAL[i] for i in fields), "key_held", *_CONSTANTS]
-    names = ", ".join(f'"{c}"' for c in cols)
     # OR FAIL: a failing row stops the statement and leaves its earlier rows to the batch's
     # transaction, which rolls back whole (or to its savepoint) as the error leaves it. With
     # the default ABORT, SQLite would keep a statement journal to undo a statement's own rows,
     # and that journal cost a third of SQLite's time for a many-row statement.
-    return f"INSERT OR FAIL INTO {TABLE} ({names}) VALUES {', '.join(values)}"
+    return f"INSERT OR FAIL INTO {TABLE} ({_names(fields)}) VALUES {', '.join(values)}"
 
 
 def _runs(
